@@ -1,0 +1,30 @@
+"""autotrain_jax: a vectorised JAX environment for learning to steer training."""
+
+from autotrain_jax.actions import Control, decode, num_actions
+from autotrain_jax.config import EnvConfig
+from autotrain_jax.data import Dataset, from_arrays, load_dataset
+from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState, check_params
+from autotrain_jax.history import WeightHistory
+from autotrain_jax.presets import PRESETS, make_env, registered_envs
+from autotrain_jax.scoring import thresholdout_score
+from autotrain_jax.wrappers import LegacyWrapper
+
+__all__ = [
+    "PRESETS",
+    "AutoTrainEnv",
+    "Control",
+    "Dataset",
+    "EnvConfig",
+    "EnvParams",
+    "EnvState",
+    "LegacyWrapper",
+    "WeightHistory",
+    "check_params",
+    "decode",
+    "from_arrays",
+    "load_dataset",
+    "make_env",
+    "num_actions",
+    "registered_envs",
+    "thresholdout_score",
+]

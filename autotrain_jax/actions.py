@@ -1,0 +1,122 @@
+"""Action sets: each decodes an agent's action into one `Control`.
+
+- `full`: id `f * H + r` is LR x full_lr_factors[f] (0.9, 1.0, 1.1) and rewind r;
+  id 3H re-initialises, id 3H + 1 stops: 3H + 2 actions.
+- `reduced`: ids 0..4 are LR x reduced_lr_factors (1.0, 0.8, 0.2, 1.2, 1.8);
+  5 re-initialises (LR kept), 6 stops.
+- `continuous`: a in [-1, 1]^4: LR x max_lr_factor ** a0; rewind
+  round((a1 + 1) / 2 * (H - 1)); re-init if a2 > reinit_threshold; stop if
+  a3 > stop_threshold (stop wins over re-init, re-init over the rest).
+
+Inside jit, out-of-range ids are clipped to the valid range and continuous actions
+are clipped to the box, with NaN read as 0; `info["invalid_action"]` flags both.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from autotrain_jax.config import EnvConfig
+
+CONTINUOUS_DIM = 4
+REDUCED_NUM_ACTIONS = 7
+
+
+class Control(NamedTuple):
+    """What one environment step does, whatever the action set."""
+
+    lr_factor: jax.Array  # () float32, multiplies the learning rate
+    rewind: jax.Array  # () int32, newest history entries to drop
+    reinit: jax.Array  # () bool, fresh weights and optimizer state
+    stop: jax.Array  # () bool, end the episode now
+    invalid: jax.Array  # () bool, the action was outside its space
+
+
+def num_actions(config: EnvConfig) -> int:
+    """Discrete actions of the set (3H + 2 for `full`); the box size if continuous."""
+    if config.action_set == "full":
+        return 3 * config.history + 2
+    if config.action_set == "reduced":
+        return REDUCED_NUM_ACTIONS
+    return CONTINUOUS_DIM
+
+
+def _decode_full(action, params, history: int) -> Control:
+    last = 3 * history + 1
+    clipped = jnp.clip(action, 0, last)
+    is_move = clipped < 3 * history
+    factor = jnp.asarray(params.full_lr_factors)[jnp.minimum(clipped // history, 2)]
+    return Control(
+        lr_factor=jnp.where(is_move, factor, 1.0),
+        rewind=jnp.where(is_move, clipped % history, 0).astype(jnp.int32),
+        reinit=clipped == 3 * history,
+        stop=clipped == last,
+        invalid=clipped != action,
+    )
+
+
+def _decode_reduced(action, params) -> Control:
+    clipped = jnp.clip(action, 0, REDUCED_NUM_ACTIONS - 1)
+    factor = jnp.asarray(params.reduced_lr_factors)[jnp.minimum(clipped, 4)]
+    return Control(
+        lr_factor=jnp.where(clipped <= 4, factor, 1.0),
+        rewind=jnp.int32(0),
+        reinit=clipped == 5,
+        stop=clipped == 6,
+        invalid=clipped != action,
+    )
+
+
+def _decode_continuous(action, params, history: int) -> Control:
+    finite = jnp.nan_to_num(action, nan=0.0)
+    clipped = jnp.clip(finite, -1.0, 1.0)
+    rewind = jnp.round((clipped[1] + 1.0) / 2.0 * (history - 1)).astype(jnp.int32)
+    return Control(
+        lr_factor=params.max_lr_factor ** clipped[0],
+        rewind=rewind,
+        reinit=clipped[2] > params.reinit_threshold,
+        stop=clipped[3] > params.stop_threshold,
+        invalid=jnp.any(clipped != action),
+    )
+
+
+def decode(action: jax.Array, params, config: EnvConfig) -> Control:
+    """Maps an action of `config.action_set` to a `Control` (jit-safe)."""
+    if config.action_set == "full":
+        return _decode_full(jnp.asarray(action, jnp.int32), params, config.history)
+    if config.action_set == "reduced":
+        return _decode_reduced(jnp.asarray(action, jnp.int32), params)
+    action = jnp.asarray(action, jnp.float32)
+    return _decode_continuous(action, params, config.history)
+
+
+def control_name(lr_factor: float, rewind: int, reinit: bool, stop: bool) -> str:
+    """A readable label for one decoded control (host side, for logs)."""
+    if stop:
+        return "stop"
+    if reinit:
+        return "reinit"
+    parts = [f"lr x{lr_factor:.3g}"]
+    if rewind:
+        parts.append(f"rewind {rewind}")
+    return ", ".join(parts)
+
+
+def validate_action(action, config: EnvConfig) -> None:
+    """Host-side check for adapters: raises ValueError on an invalid action."""
+    action = np.asarray(action)
+    if config.action_set == "continuous":
+        if action.shape != (CONTINUOUS_DIM,):
+            raise ValueError(f"action must have shape (4,), got {action.shape}")
+        if not np.isfinite(action).all() or np.abs(action).max() > 1.0:
+            raise ValueError(f"action must be finite and in [-1, 1], got {action}")
+        return
+    n = num_actions(config)
+    if action.shape != () or not np.issubdtype(action.dtype, np.integer):
+        raise ValueError(f"action must be an integer id, got {action!r}")
+    if not 0 <= int(action) < n:
+        raise ValueError(f"action must be in [0, {n}) for {config.action_set!r}")

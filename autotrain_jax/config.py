@@ -1,0 +1,102 @@
+"""Static, shape-defining environment configuration, validated eagerly."""
+
+from __future__ import annotations
+
+import dataclasses
+
+MODELS = ("mlp", "cnn")
+OPTIMIZERS = ("sgd", "momentum", "adam")
+ACTION_SETS = ("full", "reduced", "continuous")
+REWARDS = ("prototype", "step_cost", "delta")
+OBSERVATIONS = ("original", "extended")
+REWIND_PAST_OLDEST = ("oldest", "reinit")
+
+
+def _check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{field} must be one of {allowed}, got {value!r}")
+
+
+def _check_positive_int(field: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{field} must be an integer >= 1, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    """Settings that fix array shapes or program structure (hashable, static to jit).
+
+    Numbers an agent or a sweep may vary live in `EnvParams` instead.
+
+    Attributes:
+      model: classifier architecture, one of `MODELS`.
+      hidden: hidden layer widths of the MLP, or conv channels of the CNN.
+      optimizer: inner optimizer, one of `OPTIMIZERS`.
+      history: H, records in the observation and slots in the weight history.
+      inner_steps: T, inner optimizer steps per environment step.
+      loss_every: S, inner steps per sampled loss; K = T // S losses per record.
+      batch_size: inner minibatch size.
+      eval_batch_size: samples of the training subset and of the holdout scored
+        per environment step by Thresholdout.
+      action_set: one of `ACTION_SETS`.
+      reward: one of `REWARDS`.
+      observation: `original` records [K losses, lr, score]; `extended` appends
+        [log10 lr, train-subset accuracy, fraction of the horizon used].
+      rewind_past_oldest: what a rewind past the oldest saved weights does:
+        `oldest` restores the oldest entry, `reinit` re-initialises (the prototype).
+      warm_start: fill the history at reset with H - 1 records, each from a fresh
+        initialisation (cycling through the init methods) trained for T steps.
+    """
+
+    model: str = "mlp"
+    hidden: tuple[int, ...] = (128, 64)
+    optimizer: str = "momentum"
+    history: int = 5
+    inner_steps: int = 50
+    loss_every: int = 10
+    batch_size: int = 64
+    eval_batch_size: int = 256
+    action_set: str = "full"
+    reward: str = "prototype"
+    observation: str = "original"
+    rewind_past_oldest: str = "oldest"
+    warm_start: bool = False
+
+    def __post_init__(self):
+        _check_choice("model", self.model, MODELS)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("action_set", self.action_set, ACTION_SETS)
+        _check_choice("reward", self.reward, REWARDS)
+        _check_choice("observation", self.observation, OBSERVATIONS)
+        _check_choice("rewind_past_oldest", self.rewind_past_oldest, REWIND_PAST_OLDEST)
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        if not self.hidden:
+            raise ValueError("hidden must list at least one width, got ()")
+        for width in self.hidden:
+            _check_positive_int("hidden", width)
+        for field in (
+            "history",
+            "inner_steps",
+            "loss_every",
+            "batch_size",
+            "eval_batch_size",
+        ):
+            _check_positive_int(field, getattr(self, field))
+        if self.inner_steps % self.loss_every:
+            raise ValueError(
+                f"inner_steps (T={self.inner_steps}) must be a multiple of "
+                f"loss_every (S={self.loss_every})"
+            )
+        if not isinstance(self.warm_start, bool):
+            raise ValueError(f"warm_start must be a bool, got {self.warm_start!r}")
+
+    @property
+    def num_losses(self) -> int:
+        """K, the training losses sampled per environment step."""
+        return self.inner_steps // self.loss_every
+
+    @property
+    def record_size(self) -> int:
+        """Features per observation record."""
+        extra = 3 if self.observation == "extended" else 0
+        return self.num_losses + 2 + extra

@@ -1,0 +1,355 @@
+"""The AutoTrain MDP: steering a classifier's training, as pure JAX functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from autotrain_jax import actions, spaces
+from autotrain_jax.config import EnvConfig
+from autotrain_jax.data import Dataset
+from autotrain_jax.history import WeightHistory
+from autotrain_jax.models import INIT_METHODS, make_init_fn, make_model
+from autotrain_jax.scoring import shaping_reward, thresholdout_score
+from autotrain_jax.training import (
+    accuracy,
+    make_optimizer,
+    make_train_fn,
+    sample_accuracy,
+    tree_all_finite,
+)
+
+
+@struct.dataclass
+class EnvParams:
+    """Numbers an agent or a sweep may vary (traced leaves) and the data."""
+
+    data: Dataset
+    initial_lr: float = 0.01
+    lr_min: float = 1e-5
+    lr_max: float = 1.0
+    max_steps_in_episode: int = 40
+    full_lr_factors: tuple[float, ...] = (0.9, 1.0, 1.1)
+    reduced_lr_factors: tuple[float, ...] = (1.0, 0.8, 0.2, 1.2, 1.8)
+    max_lr_factor: float = 2.0  # continuous: LR x max_lr_factor ** a0
+    reinit_threshold: float = 0.5  # continuous: re-init if a2 > this
+    stop_threshold: float = 0.5  # continuous: stop if a3 > this
+    threshold: float = 0.01  # Thresholdout: 4 x tolerance (0.01 / 4)
+    threshold_noise: float = 0.02  # std, 8 x tolerance
+    answer_noise: float = 0.005  # std, 2 x tolerance
+    inter_reward: float = 0.05  # prototype reward: +-this per step
+    final_reward_scale: float = 10.0  # episode end: + score x this
+    step_cost: float = 1e-3  # step_cost reward: per inner optimizer step
+    divergence_penalty: float = -10.0  # the reward when training diverges
+    max_loss: float = 100.0  # losses are clipped to [0, max_loss] in observations
+
+
+@struct.dataclass
+class EnvState:
+    params: Any  # classifier params pytree
+    opt_state: Any  # optax state of the update direction (no LR inside)
+    lr: jax.Array  # () float32, current learning rate
+    weight_history: WeightHistory  # last H (params, opt_state), newest == current
+    records: jax.Array  # (H, F) float32, observation records, newest last
+    score: jax.Array  # () float32, last Thresholdout score
+    train_accuracy: jax.Array  # () float32, last training-subset accuracy sample
+    holdout_accuracy: jax.Array  # () float32, last holdout accuracy sample
+    time: jax.Array  # () int32, environment steps this episode
+    inner_steps: jax.Array  # () int32, inner optimizer steps this episode
+
+
+def check_params(params: EnvParams) -> None:
+    """Raises ValueError, naming the field, for out-of-range concrete parameters."""
+
+    def value(name):
+        return float(getattr(params, name))
+
+    if not 0.0 < value("lr_min") <= value("lr_max"):
+        raise ValueError(
+            f"lr bounds must satisfy 0 < lr_min <= lr_max, got lr_min="
+            f"{value('lr_min')}, lr_max={value('lr_max')}"
+        )
+    if not value("lr_min") <= value("initial_lr") <= value("lr_max"):
+        raise ValueError(
+            f"initial_lr must lie in [lr_min, lr_max] = [{value('lr_min')}, "
+            f"{value('lr_max')}], got {value('initial_lr')}"
+        )
+    if int(params.max_steps_in_episode) < 1:
+        raise ValueError(
+            f"max_steps_in_episode must be >= 1, got {params.max_steps_in_episode}"
+        )
+    for name, size in (("full_lr_factors", 3), ("reduced_lr_factors", 5)):
+        factors = getattr(params, name)
+        if len(factors) != size or min(float(f) for f in factors) <= 0:
+            raise ValueError(f"{name} must be {size} positive factors, got {factors}")
+    for name in ("max_lr_factor", "max_loss"):
+        if value(name) <= 0:
+            raise ValueError(f"{name} must be > 0, got {value(name)}")
+    for name in ("threshold", "threshold_noise", "answer_noise", "step_cost"):
+        if value(name) < 0:
+            raise ValueError(f"{name} must be >= 0, got {value(name)}")
+
+
+class AutoTrainEnv:
+    """Thin gymnax-style adapter around the pure reset/step functions.
+
+    `step` auto-resets: on `terminated | truncated` it returns the first
+    observation of a new episode and puts the last one in
+    `info["final_observation"]`. `step_env`/`reset_env` are the raw MDP.
+    """
+
+    def __init__(self, config: EnvConfig, params: EnvParams):
+        check_params(params)
+        self.config = config
+        self._default_params = params
+        data = params.data
+        self._model = make_model(config, data.num_classes, INIT_METHODS[0])
+        self._init = make_init_fn(config, data.input_shape, data.num_classes)
+        self._optimizer = make_optimizer(config.optimizer)
+        self._train = make_train_fn(config, self._model, self._optimizer)
+
+    @property
+    def name(self) -> str:
+        return "AutoTrain"
+
+    @property
+    def default_params(self) -> EnvParams:
+        return self._default_params
+
+    @property
+    def num_actions(self) -> int:
+        return actions.num_actions(self.config)
+
+    def action_space(self, params: EnvParams | None = None):
+        if self.config.action_set == "continuous":
+            return spaces.Box(-1.0, 1.0, (actions.CONTINUOUS_DIM,))
+        return spaces.Discrete(self.num_actions)
+
+    def observation_space(self, params: EnvParams | None = None) -> spaces.Box:
+        shape = (self.config.history, self.config.record_size)
+        return spaces.Box(-jnp.inf, jnp.inf, shape)
+
+    # -- gymnax API ---------------------------------------------------------------
+    def reset(self, key: jax.Array, params: EnvParams | None = None):
+        return self.reset_env(key, self._default_params if params is None else params)
+
+    def step(
+        self, key: jax.Array, state: EnvState, action, params: EnvParams | None = None
+    ):
+        params = self._default_params if params is None else params
+        key_step, key_reset = jax.random.split(key)
+        obs, state, reward, terminated, truncated, info = self.step_env(
+            key_step, state, action, params
+        )
+        info["final_observation"] = obs
+        state = jax.lax.cond(
+            terminated | truncated,
+            lambda s: self._restart(key_reset, s, params),
+            lambda s: s,
+            state,
+        )
+        return self.get_obs(state), state, reward, terminated, truncated, info
+
+    def get_obs(self, state: EnvState) -> jax.Array:
+        """The last H records, oldest first, zero rows before the first record."""
+        return state.records
+
+    def reset_env(self, key: jax.Array, params: EnvParams):
+        key_template, key_restart = jax.random.split(key)
+        net, opt_state = self._fresh(key_template)
+        template = EnvState(
+            params=net,
+            opt_state=opt_state,
+            lr=jnp.float32(0),
+            weight_history=WeightHistory.create((net, opt_state), self.config.history),
+            records=jnp.zeros((self.config.history, self.config.record_size)),
+            score=jnp.float32(0),
+            train_accuracy=jnp.float32(0),
+            holdout_accuracy=jnp.float32(0),
+            time=jnp.int32(0),
+            inner_steps=jnp.int32(0),
+        )
+        state = self._restart(key_restart, template, params)
+        return self.get_obs(state), state
+
+    def step_env(self, key: jax.Array, state: EnvState, action, params: EnvParams):
+        key_control, key_advance = jax.random.split(key)
+        control = actions.decode(action, params, self.config)
+        prev_score = state.score
+        state = self._apply_control(key_control, state, control, params)
+        state, losses, diverged = jax.lax.cond(
+            control.stop, self._halt, self._advance, key_advance, state, params
+        )
+        inner_steps = jnp.where(control.stop, 0, self.config.inner_steps)
+        records = jnp.concatenate(
+            [state.records[1:], self._record(state, losses, params)[None]]
+        )
+        state = state.replace(
+            records=jnp.where(control.stop, state.records, records), time=state.time + 1
+        )
+        terminated = control.stop | diverged
+        truncated = (state.time >= params.max_steps_in_episode) & ~terminated
+        reward = shaping_reward(
+            self.config.reward, state.score, prev_score, params, inner_steps
+        )
+        reward = (
+            reward + (terminated | truncated) * params.final_reward_scale * state.score
+        )
+        reward = jnp.where(diverged, params.divergence_penalty, reward).astype(
+            jnp.float32
+        )
+        info = {
+            "losses": losses,
+            "lr": state.lr,
+            "score": state.score,
+            "train_accuracy": state.train_accuracy,
+            "holdout_accuracy": state.holdout_accuracy,
+            "inner_steps": inner_steps,
+            "total_inner_steps": state.inner_steps,
+            "diverged": diverged,
+            **control._asdict(),
+        }
+        return self.get_obs(state), state, reward, terminated, truncated, info
+
+    # -- pieces of the step -------------------------------------------------------
+    def _fresh(self, key: jax.Array):
+        """New weights (init method drawn uniformly) and optimizer state."""
+        key_method, key_init = jax.random.split(key)
+        method = jax.random.randint(key_method, (), 0, len(INIT_METHODS))
+        net = self._init(key_init, method)
+        return net, self._optimizer.init(net)
+
+    def _reinit(self, key: jax.Array, state: EnvState) -> EnvState:
+        """Fresh weights and optimizer state; the history keeps only them."""
+        net, opt_state = self._fresh(key)
+        history = state.weight_history.push((net, opt_state)).replace(
+            count=jnp.int32(1)
+        )
+        return state.replace(params=net, opt_state=opt_state, weight_history=history)
+
+    def _rewind(self, state: EnvState, num: jax.Array) -> EnvState:
+        """Drops the `num` newest snapshots and restores the newest remaining one."""
+        history = state.weight_history.drop(num)
+        net, opt_state = history.newest()
+        return state.replace(params=net, opt_state=opt_state, weight_history=history)
+
+    def _apply_control(self, key, state: EnvState, control, params) -> EnvState:
+        lr = jnp.clip(state.lr * control.lr_factor, params.lr_min, params.lr_max)
+        state = state.replace(lr=lr.astype(jnp.float32))
+        reinit = control.reinit
+        if self.config.rewind_past_oldest == "reinit":
+            reinit |= control.rewind >= state.weight_history.count
+        state = self._rewind(state, control.rewind)
+        return jax.lax.cond(reinit, self._reinit, lambda k, s: s, key, state)
+
+    def _advance(self, key, state: EnvState, params: EnvParams):
+        """T inner steps, then Thresholdout; on divergence the state is kept."""
+        key_train, key_train_acc, key_holdout_acc, key_score = jax.random.split(key, 4)
+        data, size = params.data, self.config.eval_batch_size
+        net, opt_state, losses = self._train(
+            key_train, state.params, state.opt_state, state.lr, data
+        )
+        train_acc = sample_accuracy(
+            key_train_acc, self._model, net, data, data.train_x, data.train_y, size
+        )
+        holdout_acc = sample_accuracy(
+            key_holdout_acc,
+            self._model,
+            net,
+            data,
+            data.holdout_x,
+            data.holdout_y,
+            size,
+        )
+        score = thresholdout_score(
+            key_score,
+            train_acc,
+            holdout_acc,
+            params.threshold,
+            params.threshold_noise,
+            params.answer_noise,
+        )
+        diverged = ~(jnp.all(jnp.isfinite(losses)) & tree_all_finite(net))
+        trained = state.replace(
+            params=net,
+            opt_state=opt_state,
+            weight_history=state.weight_history.push((net, opt_state)),
+            score=score,
+            train_accuracy=train_acc,
+            holdout_accuracy=holdout_acc,
+        )
+        state = jax.lax.cond(diverged, lambda: state, lambda: trained)
+        state = state.replace(inner_steps=state.inner_steps + self.config.inner_steps)
+        return state, losses, diverged
+
+    def _halt(self, key, state: EnvState, params: EnvParams):
+        del key, params
+        return state, jnp.zeros(self.config.num_losses), jnp.bool_(False)
+
+    def _record(
+        self, state: EnvState, losses: jax.Array, params: EnvParams
+    ) -> jax.Array:
+        """One observation record: [K losses, lr, score] (+ extended features)."""
+        losses = jnp.clip(
+            jnp.nan_to_num(losses, nan=params.max_loss), 0.0, params.max_loss
+        )
+        features = [losses, state.lr[None], state.score[None]]
+        if self.config.observation == "extended":
+            budget = state.time / params.max_steps_in_episode
+            features.append(
+                jnp.stack([jnp.log10(state.lr), state.train_accuracy, budget])
+            )
+        return jnp.concatenate(features).astype(jnp.float32)
+
+    def _restart(self, key: jax.Array, state: EnvState, params: EnvParams) -> EnvState:
+        """A new episode reusing `state`'s buffers (cheap enough to auto-reset)."""
+        key_init, key_warm = jax.random.split(key)
+        state = self._reinit(key_init, state).replace(
+            lr=jnp.asarray(params.initial_lr, jnp.float32),
+            records=jnp.zeros_like(state.records),
+            score=jnp.float32(0),
+            train_accuracy=jnp.float32(0),
+            holdout_accuracy=jnp.float32(0),
+            time=jnp.int32(0),
+            inner_steps=jnp.int32(0),
+        )
+        if self.config.warm_start:
+            state = self._warm_start(key_warm, state, params)
+        return state
+
+    def _warm_start(
+        self, key: jax.Array, state: EnvState, params: EnvParams
+    ) -> EnvState:
+        """H - 1 records, each from a fresh init (methods in turn) trained T steps."""
+
+        def fill(state, inputs):
+            key, method = inputs
+            key_init, key_advance = jax.random.split(key)
+            net = self._init(key_init, method)
+            state = state.replace(params=net, opt_state=self._optimizer.init(net))
+            state, losses, _ = self._advance(key_advance, state, params)
+            record = self._record(state, losses, params)
+            records = jnp.concatenate([state.records[1:], record[None]])
+            return state.replace(records=records), None
+
+        num = self.config.history - 1
+        methods = jnp.arange(num) % len(INIT_METHODS)
+        state, _ = jax.lax.scan(fill, state, (jax.random.split(key, num), methods))
+        return state
+
+    # -- evaluation only ----------------------------------------------------------
+    def test_accuracy(self, state: EnvState, params: EnvParams, batch_size: int = 1000):
+        """Accuracy of the current weights on the whole test split (never in step)."""
+        data = params.data
+
+        def batch_correct(xy):
+            x, y = xy
+            return accuracy(self._model, state.params, data.normalize(x[None]), y[None])
+
+        correct = jax.lax.map(
+            batch_correct, (data.test_x, data.test_y), batch_size=batch_size
+        )
+        return correct.mean()

@@ -1,0 +1,49 @@
+"""A fixed-size ring buffer of weight snapshots: rewinding is an index operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@struct.dataclass
+class WeightHistory:
+    """The last H snapshots of (classifier params, optimizer state).
+
+    The newest entry always equals the current weights, so `count >= 1`.
+    """
+
+    snapshots: Any  # pytree, every leaf (H, ...)
+    head: jax.Array  # () int32, slot of the newest entry
+    count: jax.Array  # () int32 in [1, H], valid entries
+
+    @classmethod
+    def create(cls, snapshot: Any, size: int) -> WeightHistory:
+        """A history of `size` slots holding `snapshot` as its only entry."""
+        snapshots = jax.tree.map(
+            lambda leaf: jnp.broadcast_to(leaf, (size, *jnp.shape(leaf))), snapshot
+        )
+        return cls(snapshots, jnp.int32(0), jnp.int32(1))
+
+    @property
+    def size(self) -> int:
+        return jax.tree.leaves(self.snapshots)[0].shape[0]
+
+    def newest(self) -> Any:
+        return jax.tree.map(lambda leaf: leaf[self.head], self.snapshots)
+
+    def push(self, snapshot: Any) -> WeightHistory:
+        """Appends `snapshot`, overwriting the oldest entry when full."""
+        head = (self.head + 1) % self.size
+        snapshots = jax.tree.map(
+            lambda buf, leaf: buf.at[head].set(leaf), self.snapshots, snapshot
+        )
+        return WeightHistory(snapshots, head, jnp.minimum(self.count + 1, self.size))
+
+    def drop(self, num: jax.Array) -> WeightHistory:
+        """Drops the `num` newest entries, keeping at least the oldest one."""
+        num = jnp.clip(num, 0, self.count - 1)
+        return self.replace(head=(self.head - num) % self.size, count=self.count - num)

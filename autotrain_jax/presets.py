@@ -1,0 +1,108 @@
+"""Named presets and `make_env`, the one-line way to build an environment."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from autotrain_jax.config import EnvConfig
+from autotrain_jax.data import Dataset, load_dataset
+from autotrain_jax.env import AutoTrainEnv, EnvParams
+
+DATASETS = ("mnist", "cifar10", "notmnist")
+ALIASES = {"H": "history", "T": "inner_steps", "S": "loss_every"}
+_CONFIG_FIELDS = {f.name for f in dataclasses.fields(EnvConfig)}
+_PARAM_FIELDS = {f.name for f in dataclasses.fields(EnvParams)} - {"data"}
+_DATA_FIELDS = {"dataset", "data_dir", "source", "train_size", "holdout_size", "seed"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    description: str
+    dataset: str
+    config: dict[str, Any]
+    params: dict[str, Any]
+    train_size: int | float = 0.2
+    holdout_size: int | float = 0.1
+
+
+PRESETS: dict[str, Preset] = {
+    "mnist-mlp": Preset(
+        "MNIST, MLP 784-128-64-10, momentum SGD (0.9) from LR 0.01, T=50, S=10, H=5",
+        dataset="mnist",
+        config=dict(model="mlp", hidden=(128, 64), optimizer="momentum"),
+        params=dict(initial_lr=0.01, max_steps_in_episode=40),
+    ),
+    "cifar10-cnn": Preset(
+        "CIFAR-10, CNN conv16-conv32-dense10, Adam from LR 1e-3, T=50, S=10, H=5",
+        dataset="cifar10",
+        config=dict(model="cnn", hidden=(16, 32), optimizer="adam"),
+        params=dict(initial_lr=1e-3, lr_max=0.1, max_steps_in_episode=40),
+    ),
+    "tiny": Preset(
+        "tests and smoke runs: MNIST (512 train / 256 holdout), MLP 784-32-10, "
+        "T=10, S=5, H=3, 8-step episodes",
+        dataset="mnist",
+        config=dict(
+            hidden=(32,),
+            history=3,
+            inner_steps=10,
+            loss_every=5,
+            batch_size=32,
+            eval_batch_size=64,
+        ),
+        params=dict(initial_lr=0.01, max_steps_in_episode=8),
+        train_size=512,
+        holdout_size=256,
+    ),
+}
+
+
+def registered_envs() -> tuple[str, ...]:
+    """Names accepted by `make_env`."""
+    return tuple(PRESETS)
+
+
+def make_env(
+    name: str = "mnist-mlp", data: Dataset | None = None, **overrides
+) -> tuple[AutoTrainEnv, EnvParams]:
+    """Builds a preset environment and its default parameters.
+
+    Args:
+      name: one of `registered_envs()`.
+      data: a ready `Dataset` (e.g. from `from_arrays`); loaded when omitted.
+      **overrides: any `EnvConfig` field (H, T, S are aliases of history,
+        inner_steps, loss_every), any `EnvParams` field, or a data setting:
+        dataset, data_dir, source, train_size, holdout_size, seed.
+
+    Raises:
+      ValueError: naming the field, for any invalid setting, before compiling.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"name must be one of {registered_envs()}, got {name!r}")
+    preset = PRESETS[name]
+    overrides = {ALIASES.get(k, k): v for k, v in overrides.items()}
+    unknown = set(overrides) - _CONFIG_FIELDS - _PARAM_FIELDS - _DATA_FIELDS
+    if unknown:
+        allowed = sorted(_CONFIG_FIELDS | _PARAM_FIELDS | _DATA_FIELDS | set(ALIASES))
+        raise ValueError(f"unknown settings {sorted(unknown)}; allowed: {allowed}")
+    config = EnvConfig(**{**preset.config, **_pick(overrides, _CONFIG_FIELDS)})
+    if data is None:
+        data = _load(preset, _pick(overrides, _DATA_FIELDS))
+    params = EnvParams(
+        data=data, **{**preset.params, **_pick(overrides, _PARAM_FIELDS)}
+    )
+    return AutoTrainEnv(config, params), params
+
+
+def _pick(settings: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if k in fields}
+
+
+def _load(preset: Preset, settings: dict[str, Any]) -> Dataset:
+    dataset = settings.pop("dataset", preset.dataset)
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    settings.setdefault("train_size", preset.train_size)
+    settings.setdefault("holdout_size", preset.holdout_size)
+    return load_dataset(dataset, settings.pop("data_dir", None), **settings)

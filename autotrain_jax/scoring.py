@@ -1,0 +1,43 @@
+"""Generalisation score (Thresholdout) and the reward functions."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def thresholdout_score(
+    key: jax.Array,
+    train_accuracy: jax.Array,
+    holdout_accuracy: jax.Array,
+    threshold: jax.Array,
+    threshold_noise: jax.Array,
+    answer_noise: jax.Array,
+) -> jax.Array:
+    """Thresholdout (Dwork et al. 2015) answer for the accuracy query.
+
+    Answers the training accuracy while it agrees with the holdout accuracy to
+    within a noisy threshold; otherwise a noisy holdout accuracy. Gaussian noise,
+    as the AutoTrain prototype (defaults: tolerance 0.01/4, threshold 4 tol,
+    threshold noise std 8 tol, answer noise std 2 tol).
+    """
+    key_threshold, key_answer = jax.random.split(key)
+    noisy_threshold = threshold + threshold_noise * jax.random.normal(key_threshold)
+    overfit = jnp.abs(train_accuracy - holdout_accuracy) > noisy_threshold
+    noisy_holdout = holdout_accuracy + answer_noise * jax.random.normal(key_answer)
+    return jnp.where(overfit, noisy_holdout, train_accuracy)
+
+
+def shaping_reward(kind: str, score, prev_score, params, inner_steps) -> jax.Array:
+    """The per-step reward before the end-of-episode bonus.
+
+    - `prototype`: +-inter_reward by the sign of the score change.
+    - `step_cost`: sign of the score change - step_cost x inner steps this step.
+    - `delta`: the score change.
+    """
+    change = score - prev_score
+    if kind == "prototype":
+        return params.inter_reward * jnp.sign(change)
+    if kind == "step_cost":
+        return jnp.sign(change) - params.step_cost * inner_steps
+    return change

@@ -1,0 +1,84 @@
+"""The inner training the environment steers: optimizer, scanned steps, accuracy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from autotrain_jax.config import EnvConfig
+from autotrain_jax.data import Dataset
+
+
+def make_optimizer(name: str) -> optax.GradientTransformation:
+    """The optimizer's update direction; the env scales it by its own LR.
+
+    `optax.sgd(lr)` is `chain(direction, scale(-lr))`, and so are momentum SGD and
+    Adam; keeping the LR out of the optimizer state leaves one source of truth for
+    it (`EnvState.lr`) that rewinding the optimizer state does not change.
+    """
+    if name == "sgd":
+        return optax.identity()
+    if name == "momentum":
+        return optax.trace(decay=0.9)
+    return optax.scale_by_adam()
+
+
+def cross_entropy(model: nn.Module, params, x: jax.Array, y: jax.Array) -> jax.Array:
+    logits = model.apply({"params": params}, x)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+
+
+def accuracy(model: nn.Module, params, x: jax.Array, y: jax.Array) -> jax.Array:
+    logits = model.apply({"params": params}, x)
+    return jnp.mean(jnp.argmax(logits, -1) == y)
+
+
+def make_train_fn(
+    config: EnvConfig, model: nn.Module, optimizer: optax.GradientTransformation
+) -> Callable:
+    """Returns `train(key, params, opt_state, lr, data) -> (params, opt_state, losses)`.
+
+    Runs T = config.inner_steps optimizer steps on minibatches drawn with
+    replacement from the training subset, in one `lax.scan`. `losses` is (K,): the
+    mean minibatch loss over each block of S = config.loss_every steps.
+    """
+    grad_fn = jax.value_and_grad(lambda p, x, y: cross_entropy(model, p, x, y))
+
+    def train(key, params, opt_state, lr, data: Dataset) -> tuple[Any, Any, jax.Array]:
+        def inner_step(carry, step_key):
+            params, opt_state = carry
+            idx = jax.random.randint(
+                step_key, (config.batch_size,), 0, data.train_y.shape[0]
+            )
+            loss, grads = grad_fn(
+                params, data.normalize(data.train_x[idx]), data.train_y[idx]
+            )
+            direction, opt_state = optimizer.update(grads, opt_state, params)
+            params = jax.tree.map(lambda p, d: p - lr * d, params, direction)
+            return (params, opt_state), loss
+
+        keys = jax.random.split(key, config.inner_steps)
+        (params, opt_state), losses = jax.lax.scan(
+            inner_step, (params, opt_state), keys
+        )
+        return params, opt_state, losses.reshape(config.num_losses, -1).mean(axis=1)
+
+    return train
+
+
+def sample_accuracy(
+    key: jax.Array, model: nn.Module, params, data: Dataset, x, y, size: int
+) -> jax.Array:
+    """Accuracy on `size` examples of (x, y) drawn with replacement: bounded cost."""
+    idx = jax.random.randint(key, (size,), 0, y.shape[0])
+    return accuracy(model, params, data.normalize(x[idx]), y[idx])
+
+
+def tree_all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves))
