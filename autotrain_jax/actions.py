@@ -75,11 +75,14 @@ def _decode_continuous(action, params, history: int) -> Control:
     finite = jnp.nan_to_num(action, nan=0.0)
     clipped = jnp.clip(finite, -1.0, 1.0)
     rewind = jnp.round((clipped[1] + 1.0) / 2.0 * (history - 1)).astype(jnp.int32)
+    stop = clipped[3] > params.stop_threshold
+    reinit = (clipped[2] > params.reinit_threshold) & ~stop
+    moves = ~(stop | reinit)
     return Control(
-        lr_factor=params.max_lr_factor ** clipped[0],
-        rewind=rewind,
-        reinit=clipped[2] > params.reinit_threshold,
-        stop=clipped[3] > params.stop_threshold,
+        lr_factor=jnp.where(moves, params.max_lr_factor ** clipped[0], 1.0),
+        rewind=jnp.where(moves, rewind, 0),
+        reinit=reinit,
+        stop=stop,
         invalid=jnp.any(clipped != action),
     )
 

@@ -106,7 +106,7 @@ class AutoTrainEnv:
         self.config = config
         self._default_params = params
         data = params.data
-        self._model = make_model(config, data.num_classes, INIT_METHODS[0])
+        self._model = make_model(config, data.num_classes)
         self._init = make_init_fn(config, data.input_shape, data.num_classes)
         self._optimizer = make_optimizer(config.optimizer)
         self._train = make_train_fn(config, self._model, self._optimizer)
@@ -184,12 +184,11 @@ class AutoTrainEnv:
             control.stop, self._halt, self._advance, key_advance, state, params
         )
         inner_steps = jnp.where(control.stop, 0, self.config.inner_steps)
+        state = state.replace(time=state.time + 1)
         records = jnp.concatenate(
             [state.records[1:], self._record(state, losses, params)[None]]
         )
-        state = state.replace(
-            records=jnp.where(control.stop, state.records, records), time=state.time + 1
-        )
+        state = state.replace(records=jnp.where(control.stop, state.records, records))
         terminated = control.stop | diverged
         truncated = (state.time >= params.max_steps_in_episode) & ~terminated
         reward = shaping_reward(
@@ -341,15 +340,20 @@ class AutoTrainEnv:
         return state
 
     # -- evaluation only ----------------------------------------------------------
-    def test_accuracy(self, state: EnvState, params: EnvParams, batch_size: int = 1000):
-        """Accuracy of the current weights on the whole test split (never in step)."""
-        data = params.data
+    def accuracy(
+        self, state: EnvState, params: EnvParams, split: str = "test", batch_size=1000
+    ) -> jax.Array:
+        """Accuracy of the current weights on a whole split (`step` never calls this).
 
-        def batch_correct(xy):
+        `split` is `train` (the training subset), `holdout` or `test`.
+        """
+        if split not in ("train", "holdout", "test"):
+            raise ValueError(f"split must be train, holdout or test, got {split!r}")
+        data = params.data
+        xs, ys = getattr(data, f"{split}_x"), getattr(data, f"{split}_y")
+
+        def correct(xy):
             x, y = xy
             return accuracy(self._model, state.params, data.normalize(x[None]), y[None])
 
-        correct = jax.lax.map(
-            batch_correct, (data.test_x, data.test_y), batch_size=batch_size
-        )
-        return correct.mean()
+        return jax.lax.map(correct, (xs, ys), batch_size=batch_size).mean()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import flax.linen as nn
@@ -11,12 +12,27 @@ import jax.numpy as jnp
 from autotrain_jax.config import EnvConfig
 
 INIT_METHODS = ("xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal")
-_INITIALIZERS = {
-    "xavier_uniform": nn.initializers.xavier_uniform(),
-    "xavier_normal": nn.initializers.xavier_normal(),
-    "kaiming_uniform": nn.initializers.kaiming_uniform(),
-    "kaiming_normal": nn.initializers.kaiming_normal(),
-}
+_TRUNCATED_NORMAL_STD = 0.87962566103423978  # std of N(0, 1) truncated to [-2, 2]
+
+
+def method_initializer(method: jax.Array) -> Callable:
+    """A kernel initializer for a (traced) index into INIT_METHODS.
+
+    Matches flax's glorot/he uniform and truncated-normal initializers, but picks
+    the method with `jnp.where` so one trace serves all four.
+    """
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
+        receptive = math.prod(shape[:-2])
+        fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
+        xavier, uniform = method < 2, method % 2 == 0
+        std = jnp.sqrt(jnp.where(xavier, 2.0 / (fan_in + fan_out), 2.0 / fan_in))
+        draw_uniform = jax.random.uniform(key, shape, dtype, -1.0, 1.0) * jnp.sqrt(3.0)
+        draw_normal = jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
+        draw_normal = draw_normal / _TRUNCATED_NORMAL_STD
+        return jnp.where(uniform, draw_uniform, draw_normal) * std
+
+    return init
 
 
 class MLP(nn.Module):
@@ -24,7 +40,7 @@ class MLP(nn.Module):
 
     hidden: Sequence[int]
     num_classes: int
-    kernel_init: Callable = nn.initializers.xavier_uniform()
+    kernel_init: Callable = nn.initializers.xavier_uniform()  # any INIT_METHODS
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -39,7 +55,7 @@ class CNN(nn.Module):
 
     hidden: Sequence[int]
     num_classes: int
-    kernel_init: Callable = nn.initializers.xavier_uniform()
+    kernel_init: Callable = nn.initializers.xavier_uniform()  # any INIT_METHODS
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -50,9 +66,10 @@ class CNN(nn.Module):
         return nn.Dense(self.num_classes, kernel_init=self.kernel_init)(x)
 
 
-def make_model(config: EnvConfig, num_classes: int, init_method: str) -> nn.Module:
+def make_model(config: EnvConfig, num_classes: int, kernel_init=None) -> nn.Module:
     module = MLP if config.model == "mlp" else CNN
-    return module(config.hidden, num_classes, _INITIALIZERS[init_method])
+    kernel_init = kernel_init or nn.initializers.xavier_uniform()
+    return module(config.hidden, num_classes, kernel_init)
 
 
 def make_init_fn(
@@ -60,15 +77,12 @@ def make_init_fn(
 ) -> Callable[[jax.Array, jax.Array], dict]:
     """Returns `init(key, method) -> params`, `method` an index into INIT_METHODS.
 
-    Biases start at zero whichever method is drawn, so all methods share a tree.
+    Biases start at zero whichever method is drawn.
     """
     dummy = jnp.zeros((1, *input_shape), jnp.float32)
-    branches = [
-        lambda key, m=m: make_model(config, num_classes, m).init(key, dummy)["params"]
-        for m in INIT_METHODS
-    ]
 
     def init(key: jax.Array, method: jax.Array) -> dict:
-        return jax.lax.switch(method, branches, key)
+        model = make_model(config, num_classes, method_initializer(method))
+        return model.init(key, dummy)["params"]
 
     return init

@@ -1,0 +1,118 @@
+"""Rollouts turned into the prototype's MDP log (CSV) and plots (PNG)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from autotrain_jax.actions import control_name
+from autotrain_jax.env import AutoTrainEnv, EnvParams
+
+LOG_FIELDS = ("t", "score", "reward", "action", "inner_steps", "lr")
+
+
+def rollout(
+    env: AutoTrainEnv,
+    params: EnvParams,
+    policy: Callable[[jax.Array, jax.Array], jax.Array],
+    key: jax.Array,
+    num_steps: int,
+) -> dict[str, jax.Array]:
+    """Runs one episode of at most `num_steps` with `policy(key, obs) -> action`.
+
+    Uses the raw `step_env` in one `lax.scan`; steps after the episode ended are
+    masked out by `"alive"`. Returns the stacked per-step info, plus reward,
+    terminated, truncated and alive, each with leading axis `num_steps`.
+    """
+    key_reset, key_steps = jax.random.split(key)
+    obs, state = env.reset(key_reset, params)
+
+    def one_step(carry, key):
+        obs, state, alive = carry
+        key_policy, key_step = jax.random.split(key)
+        action = policy(key_policy, obs)
+        obs, state, reward, terminated, truncated, info = env.step_env(
+            key_step, state, action, params
+        )
+        log = {**info, "reward": reward, "terminated": terminated}
+        log |= {"truncated": truncated, "alive": alive}
+        return (obs, state, alive & ~(terminated | truncated)), log
+
+    keys = jax.random.split(key_steps, num_steps)
+    _, log = jax.lax.scan(one_step, (obs, state, jnp.bool_(True)), keys)
+    return log
+
+
+def episode_rows(log: dict[str, jax.Array]) -> list[dict]:
+    """The prototype's log rows (t, score, reward, action, inner_steps, lr)."""
+    log = jax.device_get(log)
+    rows = []
+    for t in np.flatnonzero(log["alive"]):
+        action = control_name(
+            float(log["lr_factor"][t]),
+            int(log["rewind"][t]),
+            bool(log["reinit"][t]),
+            bool(log["stop"][t]),
+        )
+        rows.append(
+            {
+                "t": int(t),
+                "score": float(log["score"][t]),
+                "reward": float(log["reward"][t]),
+                "action": action,
+                "inner_steps": int(log["inner_steps"][t]),
+                "lr": float(log["lr"][t]),
+            }
+        )
+    return rows
+
+
+def write_csv(rows: list[dict], path: str | os.PathLike) -> None:
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, LOG_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot_episode(log: dict[str, jax.Array], path: str | os.PathLike) -> None:
+    """Loss vs inner steps (env-step boundaries dashed), score, reward, LR."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    log = jax.device_get(log)
+    alive = np.asarray(log["alive"], bool)
+    losses = np.asarray(log["losses"])[alive]  # (steps, K)
+    inner = np.asarray(log["inner_steps"])[alive]
+    ends = np.cumsum(inner)
+    starts = ends - inner
+    num_losses = losses.shape[1]
+    offsets = (np.arange(num_losses) + 1) / num_losses
+    t = np.arange(alive.sum())
+
+    fig, axes = plt.subplots(5, 1, figsize=(8, 12), constrained_layout=True)
+    trained = inner > 0
+    x = starts[trained, None] + offsets * inner[trained, None]
+    axes[0].plot(x.ravel(), losses[trained].ravel(), ".-")
+    for boundary in ends:
+        axes[0].axvline(boundary, color="grey", linestyle="--", linewidth=0.5)
+    axes[0].set(xlabel="inner optimizer steps", ylabel="training loss", yscale="log")
+    series = {
+        "score": log["score"],
+        "reward": log["reward"],
+        "cumulative reward": np.cumsum(np.asarray(log["reward"])[alive]),
+        "learning rate": log["lr"],
+    }
+    for ax, (name, values) in zip(axes[1:], series.items(), strict=True):
+        values = np.asarray(values)
+        ax.plot(t, values if name == "cumulative reward" else values[alive], "o-")
+        ax.set(xlabel="environment step", ylabel=name)
+    axes[4].set_yscale("log")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

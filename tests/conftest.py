@@ -1,0 +1,37 @@
+"""Shared fixtures: the tiny preset on embedded MNIST, compiled once per session."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+import autotrain_jax as at
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="run slow tests too")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """(env, params, jitted reset, jitted step_env) for the tiny preset."""
+    env, params = at.make_env("tiny")
+    return env, params, jax.jit(env.reset), jax.jit(env.step_env)
+
+
+def keep_action(env):
+    """The id (or box action) that keeps the LR and does not rewind."""
+    config = env.config
+    if config.action_set == "full":
+        return jnp.int32(config.history)  # LR factor index 1 (x1.0), rewind 0
+    if config.action_set == "reduced":
+        return jnp.int32(0)
+    return jnp.array([0.0, -1.0, -1.0, -1.0])

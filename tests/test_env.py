@@ -1,0 +1,291 @@
+"""The MDP: vectorisation, compilation, actions, rewind, re-init, stop, divergence."""
+
+import dataclasses
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import keep_action
+
+import autotrain_jax as at
+from autotrain_jax.actions import control_name
+
+
+def run_steps(step, key, state, actions, params):
+    """Python loop over a jitted step_env; returns the states and infos."""
+    states, infos, observations = [state], [], []
+    for i, action in enumerate(actions):
+        obs, state, reward, terminated, truncated, info = step(
+            jax.random.fold_in(key, i), state, action, params
+        )
+        states.append(state)
+        infos.append(info)
+        observations.append(obs)
+    return states, infos, observations
+
+
+def test_vmapped_step_over_64_envs_compiles_once(tiny):
+    env, params, _, _ = tiny
+    traces = {"reset": 0, "step": 0}
+
+    def reset(key, params):
+        traces["reset"] += 1
+        return env.reset(key, params)
+
+    def step(key, state, action, params):
+        traces["step"] += 1
+        return env.step(key, state, action, params)
+
+    batch_reset = jax.jit(jax.vmap(reset, in_axes=(0, None)))
+    batch_step = jax.jit(jax.vmap(step, in_axes=(0, 0, 0, None)))
+    obs, state = batch_reset(jax.random.split(jax.random.key(0), 64), params)
+    for i in range(3):
+        keys = jax.random.split(jax.random.key(i + 1), 64)
+        action = jax.random.randint(keys[0], (64,), 0, env.num_actions)
+        obs, state, reward, terminated, truncated, info = batch_step(
+            keys, state, action, params
+        )
+    jax.block_until_ready(obs)
+    assert traces == {"reset": 1, "step": 1}
+    chex.assert_shape(obs, (64, env.config.history, env.config.record_size))
+    chex.assert_shape([reward, terminated, truncated], (64,))
+    assert obs.dtype == jnp.float32 and reward.dtype == jnp.float32
+    chex.assert_tree_all_finite((obs, reward, state.params))
+
+
+def test_same_key_gives_identical_trajectory(tiny):
+    env, params, reset, step = tiny
+    actions = [jnp.int32(a) for a in (3, 5, 0, 7, 4, 9)]
+
+    def trajectory():
+        _, state = reset(jax.random.key(7), params)
+        return run_steps(step, jax.random.key(8), state, actions, params)
+
+    first, second = trajectory(), trajectory()
+    chex.assert_trees_all_equal(first, second)
+
+
+def test_full_action_set_has_3h_plus_2_actions():
+    for history in (1, 4, 7):
+        config = at.EnvConfig(history=history, action_set="full")
+        assert at.num_actions(config) == 3 * history + 2
+
+
+@pytest.mark.parametrize("history", [2, 7])
+def test_full_decoding_and_labels_agree_for_any_h(tiny, history):
+    _, params, _, _ = tiny
+    config = at.EnvConfig(history=history)
+    ids = jnp.arange(3 * history + 2)
+    control = jax.vmap(lambda a: at.decode(a, params, config))(ids)
+    factors = (0.9, 1.0, 1.1)
+    for i in range(3 * history):
+        assert float(control.lr_factor[i]) == pytest.approx(factors[i // history])
+        assert int(control.rewind[i]) == i % history
+        name = control_name(factors[i // history], i % history, False, False)
+        assert name.startswith(f"lr x{factors[i // history]:.3g}")
+    assert bool(control.reinit[3 * history]) and not bool(control.stop[3 * history])
+    assert bool(control.stop[3 * history + 1])
+    assert not bool(control.invalid.any())
+    assert control_name(1.0, 0, False, True) == "stop"
+
+
+def test_every_action_of_every_set_does_what_it_says(tiny):
+    env, params, _, _ = tiny
+    for action_set in ("full", "reduced", "continuous"):
+        config = dataclasses.replace(env.config, action_set=action_set)
+        env_set = at.AutoTrainEnv(config, params)
+        _, state = env_set.reset(jax.random.key(0), params)
+        if action_set == "continuous":
+            grid = jnp.linspace(-1, 1, 5)
+            all_actions = jnp.stack(jnp.meshgrid(grid, grid, grid, grid), -1)
+            all_actions = all_actions.reshape(-1, 4)
+        else:
+            all_actions = jnp.arange(env_set.num_actions)
+        step = jax.jit(jax.vmap(env_set.step_env, in_axes=(None, None, 0, None)))
+        obs, new, reward, terminated, _, info = step(
+            jax.random.key(1), state, all_actions, params
+        )
+        chex.assert_tree_all_finite((obs, reward))
+        expected_lr = jnp.clip(
+            state.lr * info["lr_factor"], params.lr_min, params.lr_max
+        )
+        np.testing.assert_allclose(new.lr, expected_lr, rtol=1e-6)
+        np.testing.assert_array_equal(terminated, info["stop"])
+        np.testing.assert_array_equal(info["inner_steps"][info["stop"]], 0)
+        assert bool(info["stop"].any()) and bool(info["reinit"].any())
+    reduced = at.decode(jnp.arange(7), params, at.EnvConfig(action_set="reduced"))
+    np.testing.assert_allclose(reduced.lr_factor, [1.0, 0.8, 0.2, 1.2, 1.8, 1.0, 1.0])
+    np.testing.assert_array_equal(reduced.reinit, [0, 0, 0, 0, 0, 1, 0])
+    np.testing.assert_array_equal(reduced.stop, [0, 0, 0, 0, 0, 0, 1])
+
+
+def test_rewind_restores_the_weights_saved_r_steps_earlier_bit_exactly(tiny):
+    env, params, reset, step = tiny
+    history = env.config.history
+    _, state = reset(jax.random.key(0), params)
+    keep = keep_action(env)
+    states, _, _ = run_steps(step, jax.random.key(1), state, [keep] * 4, params)
+    for r in range(1, history):
+        rewind = jnp.int32(history + r)  # LR x1.0, rewind r
+        _, rewound, _, _, _, info = step(jax.random.key(9), states[-1], rewind, params)
+        assert int(info["rewind"]) == r
+        restored = rewound.weight_history
+        before_training = jax.tree.map(
+            lambda leaf, h=restored: leaf[(h.head - 1) % history], restored.snapshots
+        )
+        chex.assert_trees_all_equal(before_training[0], states[-1 - r].params)
+        chex.assert_trees_all_equal(before_training[1], states[-1 - r].opt_state)
+        assert int(restored.count) == history - r + 1
+        assert float(rewound.lr) == float(states[-1].lr)
+
+
+def test_rewind_past_the_oldest_entry_clamps_or_reinits(tiny):
+    env, params, reset, step = tiny
+    _, state = reset(jax.random.key(0), params)
+    _, state, *_ = step(jax.random.key(1), state, keep_action(env), params)
+    far = jnp.int32(2 * env.config.history - 1)  # rewind H - 1 > count - 1 = 1
+    _, clamped, *_ = step(jax.random.key(2), state, far, params)
+    oldest = jax.tree.map(lambda leaf: leaf[0], state.weight_history.snapshots)
+    restored = jax.tree.map(lambda leaf: leaf[0], clamped.weight_history.snapshots)
+    chex.assert_trees_all_equal(restored, oldest)
+
+    config = dataclasses.replace(env.config, rewind_past_oldest="reinit")
+    prototype_env = at.AutoTrainEnv(config, params)
+    _, _, _, _, _, info = jax.jit(prototype_env.step_env)(
+        jax.random.key(2), state, far, params
+    )
+    assert bool(info["reinit"]) is False  # the decoded action itself is a rewind
+    _, reinit_state, *_ = jax.jit(prototype_env.step_env)(
+        jax.random.key(2), state, far, params
+    )
+    assert int(reinit_state.weight_history.count) == 2  # fresh weights + trained
+
+
+def test_reinit_changes_weights_and_clears_history(tiny):
+    env, params, reset, step = tiny
+    _, state = reset(jax.random.key(0), params)
+    keep = keep_action(env)
+    states, _, _ = run_steps(step, jax.random.key(1), state, [keep] * 3, params)
+    reinit = jnp.int32(3 * env.config.history)
+    _, fresh, _, terminated, _, info = step(
+        jax.random.key(5), states[-1], reinit, params
+    )
+    assert bool(info["reinit"]) and not bool(terminated)
+    assert int(fresh.weight_history.count) == 2
+    first_leaf = jax.tree.leaves(fresh.params)[0]
+    assert not np.allclose(first_leaf, jax.tree.leaves(states[-1].params)[0])
+
+
+def test_stop_terminates_with_the_final_reward_and_no_training(tiny):
+    env, params, reset, step = tiny
+    _, state = reset(jax.random.key(0), params)
+    _, state, *_ = step(jax.random.key(1), state, keep_action(env), params)
+    stop = jnp.int32(3 * env.config.history + 1)
+    obs, stopped, reward, terminated, truncated, info = step(
+        jax.random.key(2), state, stop, params
+    )
+    assert bool(terminated) and not bool(truncated)
+    assert float(reward) == pytest.approx(
+        params.final_reward_scale * float(state.score)
+    )
+    chex.assert_trees_all_equal(stopped.params, state.params)
+    np.testing.assert_array_equal(obs, state.records)
+    assert int(info["inner_steps"]) == 0
+
+
+def test_horizon_truncates_and_auto_reset_returns_final_observation(tiny):
+    env, params, _, _ = tiny
+    obs, state = env.reset(jax.random.key(0), params)
+    step = jax.jit(env.step)
+    for t in range(int(params.max_steps_in_episode)):
+        obs, state, reward, terminated, truncated, info = step(
+            jax.random.key(t + 1), state, keep_action(env), params
+        )
+    assert bool(truncated) and not bool(terminated)
+    assert int(state.time) == 0 and not np.any(obs)  # a new episode began
+    assert np.any(info["final_observation"])
+    assert float(reward) >= params.final_reward_scale * float(info["score"]) - 0.1
+
+
+def test_observation_holds_the_last_h_records_with_every_loss_slot(tiny):
+    env, params, reset, step = tiny
+    history, num_losses = env.config.history, env.config.num_losses
+    obs, state = reset(jax.random.key(0), params)
+    np.testing.assert_array_equal(obs, 0.0)
+    steps = history + 2
+    _, infos, observations = run_steps(
+        step, jax.random.key(1), state, [keep_action(env)] * steps, params
+    )
+    np.testing.assert_array_equal(observations[0][:-1], 0.0)  # zero-padded
+    last = observations[-1]
+    for row, info in zip(last, infos[-history:], strict=True):
+        np.testing.assert_allclose(row[:num_losses], info["losses"], rtol=1e-6)
+        np.testing.assert_allclose(row[num_losses], info["lr"])
+        np.testing.assert_allclose(row[num_losses + 1], info["score"])
+    assert np.all(last[:, num_losses - 1] > 0)  # the last loss slot is written
+
+
+def test_extended_observation_and_warm_start(tiny):
+    env, params, _, _ = tiny
+    config = dataclasses.replace(env.config, observation="extended", warm_start=True)
+    warm = at.AutoTrainEnv(config, params)
+    obs, state = jax.jit(warm.reset)(jax.random.key(0), params)
+    chex.assert_shape(obs, (config.history, config.num_losses + 5))
+    assert not np.any(obs[0]) and np.all(obs[1:, 0] > 0)  # H - 1 warm records
+    assert int(state.weight_history.count) == config.history
+    obs, *_ = jax.jit(warm.step_env)(jax.random.key(1), state, jnp.int32(3), params)
+    np.testing.assert_allclose(obs[-1, -3], np.log10(obs[-1, config.num_losses]))
+    assert float(obs[-1, -1]) == pytest.approx(1 / float(params.max_steps_in_episode))
+
+
+def test_repeated_lr_increase_diverges_and_is_handled():
+    env, params = at.make_env("tiny", action_set="reduced", lr_max=1e6)
+    _, state = env.reset(jax.random.key(0), params)
+    step = jax.jit(env.step_env)
+    for t in range(40):
+        obs, new_state, reward, terminated, _, info = step(
+            jax.random.key(t),
+            state,
+            jnp.int32(4),
+            params,  # LR x1.8
+        )
+        chex.assert_tree_all_finite((obs, reward, new_state.params))
+        if bool(info["diverged"]):
+            break
+        state = new_state
+    assert bool(info["diverged"]) and bool(terminated)
+    assert float(reward) == params.divergence_penalty
+    assert float(obs[-1, 0]) == params.max_loss  # non-finite loss shown as max_loss
+    chex.assert_trees_all_equal(new_state.params, state.params)  # last good weights
+
+
+@pytest.mark.parametrize("reward", ["prototype", "step_cost", "delta"])
+def test_rewards(tiny, reward):
+    env, params, _, _ = tiny
+    config = dataclasses.replace(env.config, reward=reward)
+    env = at.AutoTrainEnv(config, params)
+    _, state = env.reset(jax.random.key(0), params)
+    state = state.replace(score=jnp.float32(0.5))
+    _, new, r, *_ = jax.jit(env.step_env)(
+        jax.random.key(1), state, jnp.int32(3), params
+    )
+    change = float(new.score) - 0.5
+    expected = {
+        "prototype": 0.05 * np.sign(change),
+        "step_cost": np.sign(change) - 1e-3 * config.inner_steps,
+        "delta": change,
+    }[reward]
+    assert float(r) == pytest.approx(expected, abs=1e-6)
+
+
+def test_mnist_mlp_constant_lr_learns_on_real_data():
+    env, params = at.make_env("mnist-mlp")
+    _, state = env.reset(jax.random.key(0), params)
+    step = jax.jit(env.step_env)
+    keep = keep_action(env)
+    states, infos, _ = run_steps(step, jax.random.key(1), state, [keep] * 10, params)
+    assert float(infos[-1]["losses"].mean()) < 0.5 * float(infos[0]["losses"][0])
+    assert float(env.accuracy(states[-1], params, "holdout")) > 0.85
+    assert float(env.accuracy(states[-1], params, "test")) > 0.85
