@@ -7,7 +7,7 @@ from typing import Any
 
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.data import Dataset, load_dataset
-from autotrain_jax.env import AutoTrainEnv, EnvParams
+from autotrain_jax.env import AutoTrainEnv, EnvParams, check_params
 
 DATASETS = ("mnist", "cifar10", "notmnist")
 ALIASES = {"H": "history", "T": "inner_steps", "S": "loss_every"}
@@ -87,11 +87,11 @@ def make_env(
         allowed = sorted(_CONFIG_FIELDS | _PARAM_FIELDS | _DATA_FIELDS | set(ALIASES))
         raise ValueError(f"unknown settings {sorted(unknown)}; allowed: {allowed}")
     config = EnvConfig(**{**preset.config, **_pick(overrides, _CONFIG_FIELDS)})
+    settings = {**preset.params, **_pick(overrides, _PARAM_FIELDS)}
+    check_params(EnvParams(data=None, **settings))  # fail fast, before loading data
     if data is None:
         data = _load(preset, _pick(overrides, _DATA_FIELDS))
-    params = EnvParams(
-        data=data, **{**preset.params, **_pick(overrides, _PARAM_FIELDS)}
-    )
+    params = EnvParams(data=data, **settings)
     return AutoTrainEnv(config, params), params
 
 

@@ -1,0 +1,73 @@
+"""Thresholdout, initialisation methods and the models."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import autotrain_jax as at
+from autotrain_jax import thresholdout_score
+from autotrain_jax.models import INIT_METHODS, Conv3x3, method_initializer
+
+DEFAULTS = dict(threshold=0.01, threshold_noise=0.02, answer_noise=0.005)
+
+
+def scores(train, holdout, n=2000):
+    keys = jax.random.split(jax.random.key(0), n)
+    return jax.vmap(lambda k: thresholdout_score(k, train, holdout, **DEFAULTS))(keys)
+
+
+def test_agreeing_accuracies_answer_the_training_accuracy_past_the_noisy_threshold():
+    answers = scores(0.900, 0.899)
+    # |gap| = 0.001 < 0.01 + N(0, 0.02) with probability Phi(0.009 / 0.02) = 0.674
+    assert np.mean(answers == np.float32(0.900)) == pytest.approx(0.674, abs=0.03)
+
+
+def test_overfitting_answers_a_noisy_holdout_accuracy():
+    answers = scores(1.0, 0.9)
+    assert np.all(answers != 1.0)
+    assert np.mean(answers) == pytest.approx(0.9, abs=0.001)
+    assert np.std(answers) == pytest.approx(0.005, rel=0.1)
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_method_initializer_matches_flax(index):
+    reference = {
+        "xavier_uniform": nn.initializers.xavier_uniform(),
+        "xavier_normal": nn.initializers.xavier_normal(),
+        "kaiming_uniform": nn.initializers.kaiming_uniform(),
+        "kaiming_normal": nn.initializers.kaiming_normal(),
+    }[INIT_METHODS[index]]
+    for shape in ((300, 200), (3, 3, 16, 32)):
+        ours = method_initializer(jnp.int32(index))(jax.random.key(0), shape)
+        theirs = reference(jax.random.key(1), shape)
+        assert float(ours.std()) == pytest.approx(float(theirs.std()), rel=0.03)
+        assert float(abs(ours).max()) == pytest.approx(
+            float(abs(theirs).max()), rel=0.03
+        )
+
+
+def test_conv3x3_im2col_equals_native_convolution():
+    x = jax.random.normal(jax.random.key(0), (2, 9, 7, 3))
+    params = Conv3x3(5, im2col=True).init(jax.random.key(1), x)
+    params["params"]["bias"] = jnp.arange(5.0)
+    np.testing.assert_allclose(
+        Conv3x3(5, im2col=True).apply(params, x),
+        Conv3x3(5, im2col=False).apply(params, x),
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_cnn_preset_steps_on_colour_images():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (300, 32, 32, 3), np.uint8)
+    data = at.from_arrays(x, rng.integers(0, 10, 300), train_size=100, holdout_size=50)
+    env, params = at.make_env("cifar10-cnn", data=data, hidden=(4, 8), T=4, S=2)
+    obs, state = env.reset(jax.random.key(0), params)
+    obs, state, reward, *_ = jax.jit(env.step_env)(
+        jax.random.key(1), state, jnp.int32(5), params
+    )
+    assert obs.shape == (5, 4) and np.isfinite(obs).all() and np.isfinite(reward)
+    assert state.params["Conv3x3_0"]["kernel"].shape == (3, 3, 3, 4)

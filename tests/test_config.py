@@ -1,0 +1,67 @@
+"""Invalid settings raise ValueError naming the field, before anything compiles."""
+
+import jax
+import pytest
+
+import autotrain_jax as at
+
+_compilations = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, duration, **kw: (
+        _compilations.append(event)
+        if event == "/jax/core/compile/backend_compile_duration"
+        else None
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"T": 50, "S": 7}, "inner_steps"),
+        ({"H": 0}, "history"),
+        ({"history": 2.5}, "history"),
+        ({"model": "resnet"}, "model"),
+        ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"action_set": "huge"}, "action_set"),
+        ({"reward": "accuracy"}, "reward"),
+        ({"observation": "pixels"}, "observation"),
+        ({"rewind_past_oldest": "never"}, "rewind_past_oldest"),
+        ({"hidden": ()}, "hidden"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"dataset": "imagenet"}, "dataset"),
+        ({"source": "web"}, "source"),
+        ({"lr_min": 0.1, "lr_max": 0.01}, "lr bounds"),
+        ({"lr_min": 0.0}, "lr bounds"),
+        ({"initial_lr": 5.0}, "initial_lr"),
+        ({"max_steps_in_episode": 0}, "max_steps_in_episode"),
+        ({"full_lr_factors": (0.9, -1.0, 1.1)}, "full_lr_factors"),
+        ({"answer_noise": -1.0}, "answer_noise"),
+        ({"train_size": 7000, "holdout_size": 2000}, "train_size"),
+        ({"train_size": 1.5}, "train_size"),
+        ({"holdout_size": 0}, "holdout_size"),
+        ({"learning_rate": 0.1}, "learning_rate"),
+    ],
+)
+def test_invalid_setting_names_the_field_before_compiling(overrides, field):
+    before = len(_compilations)
+    with pytest.raises(ValueError, match=field):
+        at.make_env("tiny", **overrides)
+    assert len(_compilations) == before
+
+
+def test_unknown_preset_lists_the_registry():
+    with pytest.raises(ValueError, match="mnist-mlp"):
+        at.make_env("imagenet-vit")
+    assert {"mnist-mlp", "cifar10-cnn", "tiny"} <= set(at.registered_envs())
+
+
+def test_overrides_reach_config_and_params():
+    env, params = at.make_env("tiny", H=4, T=20, S=4, initial_lr=0.05)
+    assert (env.config.history, env.config.inner_steps, env.config.num_losses) == (
+        4,
+        20,
+        5,
+    )
+    assert params.initial_lr == 0.05
+    assert env.num_actions == 3 * 4 + 2

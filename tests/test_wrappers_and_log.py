@@ -1,0 +1,52 @@
+"""The legacy 5-tuple wrapper and the episode log."""
+
+import csv
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import autotrain_jax as at
+from autotrain_jax.episode_log import episode_rows, plot_episode, rollout, write_csv
+
+
+def test_legacy_wrapper_returns_five_tuple_with_both_flags(tiny):
+    env, params, _, _ = tiny
+    legacy = at.LegacyWrapper(env)
+    obs, state = legacy.reset(jax.random.key(0), params)
+    stop = jnp.int32(3 * env.config.history + 1)
+    obs, state, reward, done, info = jax.jit(legacy.step)(
+        jax.random.key(1), state, stop, params
+    )
+    assert bool(done) and bool(info["terminated"]) and not bool(info["truncated"])
+    assert legacy.num_actions == env.num_actions  # attributes pass through
+
+
+def test_episode_log_csv_and_plot(tiny, tmp_path):
+    env, params, _, _ = tiny
+    horizon = int(params.max_steps_in_episode)
+
+    history = env.config.history
+
+    def policy(key, obs):  # keep, keep, rewind 1, stop
+        t = jnp.sum(jnp.any(obs != 0, axis=1))
+        keep, rewind, stop = history, history + 1, 3 * history + 1
+        return jnp.select([t >= 3, t == 2], [stop, rewind], keep)
+
+    log = jax.jit(lambda key: rollout(env, params, policy, key, horizon + 2))(
+        jax.random.key(0)
+    )
+    rows = episode_rows(log)
+    assert [row["t"] for row in rows] == [0, 1, 2, 3]
+    assert rows[-1]["action"] == "stop" and rows[2]["action"] == "lr x1, rewind 1"
+    assert rows[0]["action"] == "lr x1" and rows[-1]["inner_steps"] == 0
+    np.testing.assert_allclose(
+        [row["score"] for row in rows], np.asarray(log["score"])[: len(rows)]
+    )
+    write_csv(rows, tmp_path / "episode.csv")
+    with open(tmp_path / "episode.csv") as file:
+        read = list(csv.DictReader(file))
+    assert list(read[0]) == ["t", "score", "reward", "action", "inner_steps", "lr"]
+    assert len(read) == len(rows)
+    plot_episode(log, tmp_path / "episode.png")
+    assert (tmp_path / "episode.png").stat().st_size > 10_000
