@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -59,6 +59,23 @@ class EnvState:
     holdout_accuracy: jax.Array  # () float32, last holdout accuracy sample
     time: jax.Array  # () int32, environment steps this episode
     inner_steps: jax.Array  # () int32, inner optimizer steps this episode
+
+
+class Outcome(NamedTuple):
+    """What T inner steps produced, before the step decides to keep it."""
+
+    params: Any  # trained classifier params
+    opt_state: Any
+    losses: jax.Array  # (K,) float32, may be non-finite
+    train_accuracy: jax.Array  # () float32
+    holdout_accuracy: jax.Array  # () float32
+    score: jax.Array  # () float32, Thresholdout answer
+    diverged: jax.Array  # () bool, a loss or weight is not finite
+
+
+def _select(where, on_true, on_false):
+    """`jnp.where` over matching pytrees."""
+    return jax.tree.map(lambda a, b: jnp.where(where, a, b), on_true, on_false)
 
 
 def check_params(params: EnvParams) -> None:
@@ -145,12 +162,7 @@ class AutoTrainEnv:
             key_step, state, action, params
         )
         info["final_observation"] = obs
-        state = jax.lax.cond(
-            terminated | truncated,
-            lambda s: self._restart(key_reset, s, params),
-            lambda s: s,
-            state,
-        )
+        state = self._restart(key_reset, state, params, where=terminated | truncated)
         return self.get_obs(state), state, reward, terminated, truncated, info
 
     def get_obs(self, state: EnvState) -> jax.Array:
@@ -176,44 +188,46 @@ class AutoTrainEnv:
         return self.get_obs(state), state
 
     def step_env(self, key: jax.Array, state: EnvState, action, params: EnvParams):
-        key_control, key_advance = jax.random.split(key)
+        key_reinit, key_train = jax.random.split(key)
         control = actions.decode(action, params, self.config)
         prev_score = state.score
-        state = self._apply_control(key_control, state, control, params)
-        state, losses, diverged = jax.lax.cond(
-            control.stop, self._halt, self._advance, key_advance, state, params
-        )
+        reinit = control.reinit
+        if self.config.rewind_past_oldest == "reinit":
+            reinit |= control.rewind >= state.weight_history.count
+        state = self._scale_lr(state, control.lr_factor, params)
+        state = self._rewind(state, control.rewind)
+        state = self._reinit(key_reinit, state, where=reinit)
+        outcome = self._train_and_score(key_train, state, params)
+        state = self._commit(state, outcome, where=~control.stop & ~outcome.diverged)
         inner_steps = jnp.where(control.stop, 0, self.config.inner_steps)
-        state = state.replace(time=state.time + 1)
-        records = jnp.concatenate(
-            [state.records[1:], self._record(state, losses, params)[None]]
+        state = state.replace(
+            time=state.time + 1, inner_steps=state.inner_steps + inner_steps
         )
-        state = state.replace(records=jnp.where(control.stop, state.records, records))
-        terminated = control.stop | diverged
+        record = self._record(state, outcome.losses, params)
+        state = self._append_record(state, record, where=~control.stop)
+
+        terminated = control.stop | outcome.diverged
         truncated = (state.time >= params.max_steps_in_episode) & ~terminated
         reward = shaping_reward(
             self.config.reward, state.score, prev_score, params, inner_steps
         )
-        reward = (
-            reward + (terminated | truncated) * params.final_reward_scale * state.score
-        )
-        reward = jnp.where(diverged, params.divergence_penalty, reward).astype(
-            jnp.float32
-        )
+        reward += (terminated | truncated) * params.final_reward_scale * state.score
+        reward = jnp.where(outcome.diverged, params.divergence_penalty, reward)
         info = {
-            "losses": losses,
+            "losses": jnp.where(control.stop, 0.0, outcome.losses),
             "lr": state.lr,
             "score": state.score,
             "train_accuracy": state.train_accuracy,
             "holdout_accuracy": state.holdout_accuracy,
             "inner_steps": inner_steps,
             "total_inner_steps": state.inner_steps,
-            "diverged": diverged,
+            "diverged": outcome.diverged,
             **control._asdict(),
         }
-        return self.get_obs(state), state, reward, terminated, truncated, info
+        obs = self.get_obs(state)
+        return obs, state, reward.astype(jnp.float32), terminated, truncated, info
 
-    # -- pieces of the step -------------------------------------------------------
+    # -- pieces of the step, each a pure state -> state function ------------------
     def _fresh(self, key: jax.Array):
         """New weights (init method drawn uniformly) and optimizer state."""
         key_method, key_init = jax.random.split(key)
@@ -221,13 +235,9 @@ class AutoTrainEnv:
         net = self._init(key_init, method)
         return net, self._optimizer.init(net)
 
-    def _reinit(self, key: jax.Array, state: EnvState) -> EnvState:
-        """Fresh weights and optimizer state; the history keeps only them."""
-        net, opt_state = self._fresh(key)
-        history = state.weight_history.push((net, opt_state)).replace(
-            count=jnp.int32(1)
-        )
-        return state.replace(params=net, opt_state=opt_state, weight_history=history)
+    def _scale_lr(self, state: EnvState, factor, params: EnvParams) -> EnvState:
+        lr = jnp.clip(state.lr * factor, params.lr_min, params.lr_max)
+        return state.replace(lr=lr.astype(jnp.float32))
 
     def _rewind(self, state: EnvState, num: jax.Array) -> EnvState:
         """Drops the `num` newest snapshots and restores the newest remaining one."""
@@ -235,17 +245,19 @@ class AutoTrainEnv:
         net, opt_state = history.newest()
         return state.replace(params=net, opt_state=opt_state, weight_history=history)
 
-    def _apply_control(self, key, state: EnvState, control, params) -> EnvState:
-        lr = jnp.clip(state.lr * control.lr_factor, params.lr_min, params.lr_max)
-        state = state.replace(lr=lr.astype(jnp.float32))
-        reinit = control.reinit
-        if self.config.rewind_past_oldest == "reinit":
-            reinit |= control.rewind >= state.weight_history.count
-        state = self._rewind(state, control.rewind)
-        return jax.lax.cond(reinit, self._reinit, lambda k, s: s, key, state)
+    def _reinit(self, key: jax.Array, state: EnvState, where=True) -> EnvState:
+        """If `where`: fresh weights and optimizer state; the history holds only them.
 
-    def _advance(self, key, state: EnvState, params: EnvParams):
-        """T inner steps, then Thresholdout; on divergence the state is kept."""
+        Masked with `where` rather than `lax.cond`, so that under `vmap` only the
+        weights and one history slot are selected, not the whole history.
+        """
+        fresh = self._fresh(key)
+        net, opt_state = _select(where, fresh, (state.params, state.opt_state))
+        history = state.weight_history.restart(fresh, where)
+        return state.replace(params=net, opt_state=opt_state, weight_history=history)
+
+    def _train_and_score(self, key, state: EnvState, params: EnvParams) -> Outcome:
+        """T inner steps from the state's weights, then Thresholdout."""
         key_train, key_train_acc, key_holdout_acc, key_score = jax.random.split(key, 4)
         data, size = params.data, self.config.eval_batch_size
         net, opt_state, losses = self._train(
@@ -272,67 +284,74 @@ class AutoTrainEnv:
             params.answer_noise,
         )
         diverged = ~(jnp.all(jnp.isfinite(losses)) & tree_all_finite(net))
-        trained = state.replace(
+        return Outcome(net, opt_state, losses, train_acc, holdout_acc, score, diverged)
+
+    def _commit(self, state: EnvState, outcome: Outcome, where) -> EnvState:
+        """If `where`, the trained weights become current and enter the history."""
+        trained = (outcome.params, outcome.opt_state)
+        net, opt_state = _select(where, trained, (state.params, state.opt_state))
+        return state.replace(
             params=net,
             opt_state=opt_state,
-            weight_history=state.weight_history.push((net, opt_state)),
-            score=score,
-            train_accuracy=train_acc,
-            holdout_accuracy=holdout_acc,
+            weight_history=state.weight_history.push(trained, where),
+            score=jnp.where(where, outcome.score, state.score),
+            train_accuracy=jnp.where(
+                where, outcome.train_accuracy, state.train_accuracy
+            ),
+            holdout_accuracy=jnp.where(
+                where, outcome.holdout_accuracy, state.holdout_accuracy
+            ),
         )
-        state = jax.lax.cond(diverged, lambda: state, lambda: trained)
-        state = state.replace(inner_steps=state.inner_steps + self.config.inner_steps)
-        return state, losses, diverged
 
-    def _halt(self, key, state: EnvState, params: EnvParams):
-        del key, params
-        return state, jnp.zeros(self.config.num_losses), jnp.bool_(False)
-
-    def _record(
-        self, state: EnvState, losses: jax.Array, params: EnvParams
-    ) -> jax.Array:
+    def _record(self, state: EnvState, losses: jax.Array, params: EnvParams):
         """One observation record: [K losses, lr, score] (+ extended features)."""
-        losses = jnp.clip(
-            jnp.nan_to_num(losses, nan=params.max_loss), 0.0, params.max_loss
-        )
-        features = [losses, state.lr[None], state.score[None]]
+        losses = jnp.nan_to_num(losses, nan=params.max_loss)
+        features = [jnp.clip(losses, 0.0, params.max_loss), state.lr[None]]
+        features.append(state.score[None])
         if self.config.observation == "extended":
             budget = state.time / params.max_steps_in_episode
-            features.append(
-                jnp.stack([jnp.log10(state.lr), state.train_accuracy, budget])
-            )
+            extra = [jnp.log10(state.lr), state.train_accuracy, budget]
+            features.append(jnp.stack(extra))
         return jnp.concatenate(features).astype(jnp.float32)
 
-    def _restart(self, key: jax.Array, state: EnvState, params: EnvParams) -> EnvState:
-        """A new episode reusing `state`'s buffers (cheap enough to auto-reset)."""
+    def _append_record(self, state: EnvState, record: jax.Array, where=True):
+        records = jnp.concatenate([state.records[1:], record[None]])
+        return state.replace(records=jnp.where(where, records, state.records))
+
+    def _restart(self, key: jax.Array, state: EnvState, params, where=True):
+        """If `where`, a new episode reusing `state`'s buffers: cheap to auto-reset."""
         key_init, key_warm = jax.random.split(key)
-        state = self._reinit(key_init, state).replace(
-            lr=jnp.asarray(params.initial_lr, jnp.float32),
-            records=jnp.zeros_like(state.records),
-            score=jnp.float32(0),
-            train_accuracy=jnp.float32(0),
-            holdout_accuracy=jnp.float32(0),
-            time=jnp.int32(0),
-            inner_steps=jnp.int32(0),
+        state = self._reinit(key_init, state, where)
+        state = state.replace(
+            lr=jnp.where(where, params.initial_lr, state.lr).astype(jnp.float32),
+            records=jnp.where(where, 0.0, state.records),
+            score=jnp.where(where, 0.0, state.score),
+            train_accuracy=jnp.where(where, 0.0, state.train_accuracy),
+            holdout_accuracy=jnp.where(where, 0.0, state.holdout_accuracy),
+            time=jnp.where(where, 0, state.time),
+            inner_steps=jnp.where(where, 0, state.inner_steps),
         )
         if self.config.warm_start:
-            state = self._warm_start(key_warm, state, params)
+            warm = self._warm_start(key_warm, state, params)
+            state = jax.lax.cond(where, lambda: warm, lambda: state)
         return state
 
-    def _warm_start(
-        self, key: jax.Array, state: EnvState, params: EnvParams
-    ) -> EnvState:
+    def _warm_start(self, key: jax.Array, state: EnvState, params) -> EnvState:
         """H - 1 records, each from a fresh init (methods in turn) trained T steps."""
 
         def fill(state, inputs):
             key, method = inputs
-            key_init, key_advance = jax.random.split(key)
+            key_init, key_train = jax.random.split(key)
             net = self._init(key_init, method)
             state = state.replace(params=net, opt_state=self._optimizer.init(net))
-            state, losses, _ = self._advance(key_advance, state, params)
-            record = self._record(state, losses, params)
-            records = jnp.concatenate([state.records[1:], record[None]])
-            return state.replace(records=records), None
+            outcome = self._train_and_score(key_train, state, params)
+            state = self._commit(state, outcome, where=~outcome.diverged)
+            state = state.replace(
+                inner_steps=state.inner_steps + self.config.inner_steps
+            )
+            return self._append_record(
+                state, self._record(state, outcome.losses, params)
+            ), None
 
         num = self.config.history - 1
         methods = jnp.arange(num) % len(INIT_METHODS)

@@ -35,13 +35,26 @@ class WeightHistory:
     def newest(self) -> Any:
         return jax.tree.map(lambda leaf: leaf[self.head], self.snapshots)
 
-    def push(self, snapshot: Any) -> WeightHistory:
-        """Appends `snapshot`, overwriting the oldest entry when full."""
-        head = (self.head + 1) % self.size
+    def push(self, snapshot: Any, where: jax.Array | bool = True) -> WeightHistory:
+        """Appends `snapshot` if `where`, overwriting the oldest entry when full.
+
+        With `where` False the buffer is unchanged; only one slot is read and
+        rewritten either way, so a masked push under `vmap` stays cheap.
+        """
+        slot = (self.head + 1) % self.size
         snapshots = jax.tree.map(
-            lambda buf, leaf: buf.at[head].set(leaf), self.snapshots, snapshot
+            lambda buf, leaf: buf.at[slot].set(jnp.where(where, leaf, buf[slot])),
+            self.snapshots,
+            snapshot,
         )
-        return WeightHistory(snapshots, head, jnp.minimum(self.count + 1, self.size))
+        head = jnp.where(where, slot, self.head)
+        count = jnp.where(where, jnp.minimum(self.count + 1, self.size), self.count)
+        return WeightHistory(snapshots, head, count)
+
+    def restart(self, snapshot: Any, where: jax.Array | bool = True) -> WeightHistory:
+        """If `where`, forgets every entry and holds only `snapshot`."""
+        history = self.push(snapshot, where)
+        return history.replace(count=jnp.where(where, 1, history.count))
 
     def drop(self, num: jax.Array) -> WeightHistory:
         """Drops the `num` newest entries, keeping at least the oldest one."""

@@ -18,8 +18,10 @@ _TRUNCATED_NORMAL_STD = 0.87962566103423978  # std of N(0, 1) truncated to [-2, 
 def method_initializer(method: jax.Array) -> Callable:
     """A kernel initializer for a (traced) index into INIT_METHODS.
 
-    Matches flax's glorot/he uniform and truncated-normal initializers, but picks
-    the method with `jnp.where` so one trace serves all four.
+    Matches flax's glorot/he uniform and truncated-normal initializers, picking
+    the method with `jnp.where` so that one trace serves all four. Both draws come
+    from one uniform sample (the normal one by inverse CDF, as
+    `jax.random.truncated_normal` does), so a vmapped re-init pays for one.
     """
 
     def init(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jax.Array:
@@ -27,10 +29,10 @@ def method_initializer(method: jax.Array) -> Callable:
         fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
         xavier, uniform = method < 2, method % 2 == 0
         std = jnp.sqrt(jnp.where(xavier, 2.0 / (fan_in + fan_out), 2.0 / fan_in))
-        draw_uniform = jax.random.uniform(key, shape, dtype, -1.0, 1.0) * jnp.sqrt(3.0)
-        draw_normal = jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype)
-        draw_normal = draw_normal / _TRUNCATED_NORMAL_STD
-        return jnp.where(uniform, draw_uniform, draw_normal) * std
+        u = jax.random.uniform(key, shape, dtype, -1.0, 1.0)
+        normal = math.sqrt(2.0) * jax.lax.erf_inv(u * math.erf(math.sqrt(2.0)))
+        draw = jnp.where(uniform, u * math.sqrt(3.0), normal / _TRUNCATED_NORMAL_STD)
+        return draw * std
 
     return init
 
