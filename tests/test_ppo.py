@@ -1,0 +1,155 @@
+"""PPO: losses, probes with known answers, and learning on the tiny preset."""
+
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import autotrain_jax as at
+from autotrain_jax.agents.ppo import PPOConfig, compute_gae, make_ppo, make_train
+from autotrain_jax.agents.probes import HorizonProbe, SignProbe
+
+
+def test_gae_bootstraps_on_truncation_not_on_termination():
+    reward = jnp.ones((3, 2))
+    value = jnp.zeros((3, 2))
+    next_value = jnp.full((3, 2), 10.0)
+    terminated = jnp.array([[0, 0], [0, 0], [1, 0]], bool)
+    done = jnp.array([[0, 0], [0, 0], [1, 1]], bool)  # env 1 is truncated at t=2
+    advantage, target = compute_gae(
+        reward, value, next_value, terminated, done, 0.5, 1.0
+    )
+    np.testing.assert_allclose(advantage[2], [1.0, 1.0 + 0.5 * 10.0])
+    # earlier steps: delta_t = 1 + 0.5 * 10, accumulated with gamma * lambda = 0.5
+    np.testing.assert_allclose(advantage[1], [6.0 + 0.5 * 1.0, 6.0 + 0.5 * 6.0])
+    np.testing.assert_allclose(target, advantage + value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("num_envs", 0), ("num_minibatches", 3), ("gamma", 1.5), ("lr", 0.0)],
+)
+def test_config_is_validated(field, value):
+    with pytest.raises(ValueError, match=field):
+        PPOConfig(**{field: value})
+
+
+def test_ppo_learns_the_sign_probe_in_seconds():
+    config = PPOConfig(num_envs=16, num_steps=8, num_updates=40, lr=3e-3, ent_coef=0.0)
+    runner, metrics = jax.jit(make_train(config, SignProbe()))(jax.random.key(0), None)
+    assert float(metrics["reward"][-1]) > 0.95
+    assert float(metrics["reward"][0]) < 0.7
+
+
+def test_ppo_value_bootstraps_through_truncation():
+    gamma = 0.8
+    config = PPOConfig(
+        num_envs=8,
+        num_steps=16,
+        num_updates=60,
+        lr=3e-3,
+        gamma=gamma,
+        normalize_obs=False,
+    )
+    ppo = make_ppo(config, HorizonProbe())
+    runner, _ = jax.jit(ppo.train)(jax.random.key(0), None)
+    value = ppo.network.apply(runner.agent_params, jnp.zeros((1, 2))).value
+    # 1 / (1 - gamma) = 5; treating truncation as termination would average ~2.9
+    assert float(value) == pytest.approx(1 / (1 - gamma), rel=0.1)
+
+
+def test_train_compiles_once_and_vmaps_over_seeds():
+    probe = SignProbe()
+    traces = []
+
+    def train(key, params):
+        traces.append(1)
+        return make_train(PPOConfig(num_envs=4, num_steps=4, num_updates=2), probe)(
+            key, params
+        )
+
+    batched = jax.jit(jax.vmap(train, in_axes=(0, None)))
+    for seed in range(2):
+        runner, metrics = batched(jax.random.split(jax.random.key(seed), 3), None)
+    assert len(traces) == 1
+    assert metrics["reward"].shape == (3, 2)
+    assert metrics["actions"].shape == (3, 2, 2)
+
+
+def random_return(env, params, seeds, episodes=64):
+    """Mean return of the uniform random policy over `episodes` full episodes."""
+    horizon = int(params.max_steps_in_episode)
+
+    def episode(key):
+        key_reset, key_steps = jax.random.split(key)
+        obs, state = env.reset(key_reset, params)
+
+        def one(carry, key):
+            state, alive, total = carry
+            key_action, key_step = jax.random.split(key)
+            action = env.action_space().sample(key_action)
+            _, state, reward, terminated, truncated, _ = env.step_env(
+                key_step, state, action, params
+            )
+            total += jnp.where(alive, reward, 0.0)
+            return (state, alive & ~(terminated | truncated), total), None
+
+        keys = jax.random.split(key_steps, horizon)
+        (_, _, total), _ = jax.lax.scan(one, (state, True, 0.0), keys)
+        return total
+
+    keys = jax.random.split(jax.random.key(seeds), episodes)
+    return float(jax.jit(jax.vmap(episode))(keys).mean())
+
+
+def test_ppo_beats_a_random_policy_on_the_tiny_preset():
+    env, params = at.make_env("tiny")
+    config = PPOConfig(num_envs=16, num_steps=16, num_updates=25)
+    train = jax.jit(jax.vmap(make_train(config, env), in_axes=(0, None)))
+    _, metrics = train(jax.random.split(jax.random.key(0), 2), params)
+    returns = np.asarray(metrics["episode_return"])  # [seeds, updates]
+    learned = np.nanmean(returns[:, -5:], axis=1)
+    baseline = random_return(env, params, seeds=1)
+    assert np.all(learned > baseline + 1.0), (learned, baseline)
+
+
+def test_resumed_run_ends_identical_to_an_uninterrupted_one(tmp_path):
+    from autotrain_jax.agents.ppo import run
+
+    env, params = at.make_env("tiny")
+    config = PPOConfig(num_envs=4, num_steps=4, num_updates=4)
+    whole, whole_rows, _ = run.train(
+        config, env, params, jax.random.key(0), progress=False
+    )
+    directory = tmp_path / "checkpoints"
+    run.train(
+        config,
+        env,
+        params,
+        jax.random.key(0),
+        checkpoint_dir=directory,
+        checkpoint_every=2,
+    )
+    shutil.rmtree(directory / "4")  # as if the run had been killed after update 2
+    resumed, rows, _ = run.train(
+        config,
+        env,
+        params,
+        jax.random.key(0),
+        checkpoint_dir=directory,
+        checkpoint_every=2,
+        progress=False,
+    )
+    assert len(rows) == 4 and rows == whole_rows
+    saveable = jax.tree.map(np.asarray, run._to_saveable(whole))
+    jax.tree.map(np.testing.assert_array_equal, saveable, run._to_saveable(resumed))
+
+
+def test_chunk_size_divides_the_updates():
+    from autotrain_jax.agents.ppo.run import chunk_size
+
+    assert chunk_size(40) == 2 and chunk_size(7) == 1 and chunk_size(100, 25) == 25
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        chunk_size(10, 3)
