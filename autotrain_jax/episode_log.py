@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from autotrain_jax.actions import control_name
-from autotrain_jax.env import AutoTrainEnv, EnvParams
+from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
 
 LOG_FIELDS = ("t", "score", "reward", "action", "inner_steps", "lr")
 
@@ -22,12 +22,15 @@ def rollout(
     policy: Callable[[jax.Array, jax.Array], jax.Array],
     key: jax.Array,
     num_steps: int,
-) -> dict[str, jax.Array]:
+) -> tuple[dict[str, jax.Array], EnvState]:
     """Runs one episode of at most `num_steps` with `policy(key, obs) -> action`.
 
-    Uses the raw `step_env` in one `lax.scan`; steps after the episode ended are
-    masked out by `"alive"`. Returns the stacked per-step info, plus reward,
-    terminated, truncated and alive, each with leading axis `num_steps`.
+    Uses the raw `step_env` in one `lax.scan`; once the episode ends the state is
+    frozen and later steps are masked out by `"alive"`.
+
+    Returns:
+      the stacked per-step info plus reward, terminated, truncated and alive, each
+      with leading axis `num_steps`; and the state at the end of the episode.
     """
     key_reset, key_steps = jax.random.split(key)
     obs, state = env.reset(key_reset, params)
@@ -36,16 +39,17 @@ def rollout(
         obs, state, alive = carry
         key_policy, key_step = jax.random.split(key)
         action = policy(key_policy, obs)
-        obs, state, reward, terminated, truncated, info = env.step_env(
+        next_obs, next_state, reward, terminated, truncated, info = env.step_env(
             key_step, state, action, params
         )
         log = {**info, "reward": reward, "terminated": terminated}
         log |= {"truncated": truncated, "alive": alive}
-        return (obs, state, alive & ~(terminated | truncated)), log
+        state = jax.tree.map(lambda a, b: jnp.where(alive, a, b), next_state, state)
+        return (next_obs, state, alive & ~(terminated | truncated)), log
 
     keys = jax.random.split(key_steps, num_steps)
-    _, log = jax.lax.scan(one_step, (obs, state, jnp.bool_(True)), keys)
-    return log
+    (_, state, _), log = jax.lax.scan(one_step, (obs, state, jnp.bool_(True)), keys)
+    return log, state
 
 
 def episode_rows(log: dict[str, jax.Array]) -> list[dict]:
@@ -72,6 +76,17 @@ def episode_rows(log: dict[str, jax.Array]) -> list[dict]:
     return rows
 
 
+def _plot_actions(ax, log, alive, t) -> None:
+    """LR factor and rewind per step, with re-init and stop marked."""
+    ax.step(t, np.asarray(log["lr_factor"])[alive], where="mid", label="LR factor")
+    ax.plot(t, np.asarray(log["rewind"])[alive], "s", label="rewind")
+    for name, marker in (("reinit", "^"), ("stop", "x")):
+        chosen = np.asarray(log[name])[alive]
+        ax.plot(t[chosen], np.ones(chosen.sum()), marker, markersize=10, label=name)
+    ax.set(xlabel="environment step", ylabel="action")
+    ax.legend(loc="upper right", fontsize="small")
+
+
 def write_csv(rows: list[dict], path: str | os.PathLike) -> None:
     with open(path, "w", newline="") as file:
         writer = csv.DictWriter(file, LOG_FIELDS)
@@ -96,7 +111,7 @@ def plot_episode(log: dict[str, jax.Array], path: str | os.PathLike) -> None:
     offsets = (np.arange(num_losses) + 1) / num_losses
     t = np.arange(alive.sum())
 
-    fig, axes = plt.subplots(5, 1, figsize=(8, 12), constrained_layout=True)
+    fig, axes = plt.subplots(6, 1, figsize=(8, 14), constrained_layout=True)
     trained = inner > 0
     x = starts[trained, None] + offsets * inner[trained, None]
     axes[0].plot(x.ravel(), losses[trained].ravel(), ".-")
@@ -109,10 +124,11 @@ def plot_episode(log: dict[str, jax.Array], path: str | os.PathLike) -> None:
         "cumulative reward": np.cumsum(np.asarray(log["reward"])[alive]),
         "learning rate": log["lr"],
     }
-    for ax, (name, values) in zip(axes[1:], series.items(), strict=True):
+    for ax, (name, values) in zip(axes[1:5], series.items(), strict=True):
         values = np.asarray(values)
         ax.plot(t, values if name == "cumulative reward" else values[alive], "o-")
         ax.set(xlabel="environment step", ylabel=name)
     axes[4].set_yscale("log")
+    _plot_actions(axes[5], log, alive, t)
     fig.savefig(path, dpi=100)
     plt.close(fig)

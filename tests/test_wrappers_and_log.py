@@ -33,9 +33,10 @@ def test_episode_log_csv_and_plot(tiny, tmp_path):
         keep, rewind, stop = history, history + 1, 3 * history + 1
         return jnp.select([t >= 3, t == 2], [stop, rewind], keep)
 
-    log = jax.jit(lambda key: rollout(env, params, policy, key, horizon + 2))(
+    log, final = jax.jit(lambda key: rollout(env, params, policy, key, horizon + 2))(
         jax.random.key(0)
     )
+    assert int(final.time) == 4  # frozen at the stop
     rows = episode_rows(log)
     assert [row["t"] for row in rows] == [0, 1, 2, 3]
     assert rows[-1]["action"] == "stop" and rows[2]["action"] == "lr x1, rewind 1"

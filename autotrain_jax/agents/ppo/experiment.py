@@ -1,0 +1,173 @@
+"""The PPO example as a command: train the controller, save it, evaluate it."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import os
+import pathlib
+import time
+
+import jax
+import numpy as np
+
+import autotrain_jax as at
+from autotrain_jax.agents.ppo import PPOConfig
+from autotrain_jax.agents.ppo import run as ppo_run
+from autotrain_jax.episode_log import episode_rows, plot_episode, rollout, write_csv
+from autotrain_jax.evaluation import evaluate, keep_policy
+
+
+def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=f"Train a PPO controller on the {preset} AutoTrain environment."
+    )
+    parser.add_argument("--num-envs", type=int, default=defaults["num_envs"])
+    parser.add_argument("--num-steps", type=int, default=defaults["num_steps"])
+    parser.add_argument("--num-updates", type=int, default=defaults["num_updates"])
+    parser.add_argument("--action-set", default="full", choices=at.config.ACTION_SETS)
+    parser.add_argument("--reward", default="prototype", choices=at.config.REWARDS)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=f"runs/{preset}")
+    parser.add_argument("--data-dir", default=None, help="folder of .npz or idx files")
+    parser.add_argument("--eval-seeds", type=int, default=4)
+    parser.add_argument("--checkpoint-every", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> dict:
+    defaults = {"num_envs": 16, "num_steps": 16, "num_updates": 40, **(defaults or {})}
+    args = parse_args(argv, preset, defaults)
+    started = time.time()
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    env, params = at.make_env(
+        preset, action_set=args.action_set, reward=args.reward, data_dir=args.data_dir
+    )
+    config = PPOConfig(
+        num_envs=args.num_envs, num_steps=args.num_steps, num_updates=args.num_updates
+    )
+    _write_json(out / "config.json", _config_dict(preset, args, env, params, config))
+
+    checkpoints = out / "checkpoints" if args.checkpoint_every else None
+    runner, rows, ppo = ppo_run.train(
+        config,
+        env,
+        params,
+        jax.random.key(args.seed),
+        checkpoint_dir=checkpoints,
+        checkpoint_every=args.checkpoint_every,
+        progress=not args.quiet,
+    )
+    _write_json(out / "metrics.json", rows)
+    _plot_learning_curve(rows, out / "learning_curve.png")
+    _save_policy(out / "policy", runner)
+
+    def controller(key, obs):
+        return ppo.act(runner.agent_params, runner.obs_stats, obs)
+
+    keys = jax.random.split(jax.random.key(args.seed + 1), args.eval_seeds)
+    results = {
+        "controller": evaluate(env, params, controller, keys),
+        "constant_lr": evaluate(env, params, keep_policy(env), keys),
+    }
+    horizon = int(params.max_steps_in_episode)
+    log, _ = jax.jit(lambda key: rollout(env, params, controller, key, horizon))(
+        keys[0]
+    )
+    write_csv(episode_rows(log), out / "controlled_run.csv")
+    plot_episode(log, out / "controlled_run.png")
+
+    summary = {name: _summarise(r) for name, r in results.items()}
+    summary["wall_time_s"] = time.time() - started
+    _write_json(out / "evaluation.json", summary)
+    for name, label in (
+        ("controller", "PPO controller"),
+        ("constant_lr", "constant LR"),
+    ):
+        s = summary[name]
+        print(
+            f"{label:>15}: test accuracy {s['test_accuracy_mean']:.4f} "
+            f"± {s['test_accuracy_sd']:.4f} (mean ± sd, {args.eval_seeds} seeds), "
+            f"inner steps {s['inner_steps_mean']:.0f}, "
+            f"return {s['episode_return_mean']:.2f}"
+        )
+    print(f"wall time {summary['wall_time_s']:.0f} s; outputs in {out}")
+    return summary
+
+
+def _summarise(results: dict) -> dict:
+    summary = {}
+    for name, values in results.items():
+        values = np.asarray(values, np.float64)
+        summary[f"{name}_mean"] = float(values.mean())
+        summary[f"{name}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return summary
+
+
+def _config_dict(preset, args, env, params, config) -> dict:
+    scalars = {
+        f.name: getattr(params, f.name)
+        for f in dataclasses.fields(params)
+        if f.name != "data"
+    }
+    return {
+        "preset": preset,
+        "args": vars(args),
+        "env": dataclasses.asdict(env.config),
+        "env_params": jax.tree.map(float, scalars),
+        "data": {
+            "train": len(params.data.train_y),
+            "holdout": len(params.data.holdout_y),
+            "test": len(params.data.test_y),
+        },
+        "ppo": dataclasses.asdict(config),
+    }
+
+
+def _write_json(path: pathlib.Path, value) -> None:
+    path.write_text(json.dumps(value, indent=2))
+
+
+def _save_policy(path: pathlib.Path, runner) -> None:
+    import orbax.checkpoint as ocp
+
+    policy = {
+        "agent_params": runner.agent_params,
+        "obs_stats": runner.obs_stats._asdict(),
+    }
+    with ocp.StandardCheckpointer() as checkpointer:
+        checkpointer.save(os.path.abspath(path), policy, force=True)
+
+
+def load_policy(path: str | os.PathLike) -> dict:
+    """The `{"agent_params", "obs_stats"}` a run saved under `out/policy`."""
+    import orbax.checkpoint as ocp
+
+    with ocp.StandardCheckpointer() as checkpointer:
+        return checkpointer.restore(os.path.abspath(path))
+
+
+def _plot_learning_curve(rows: list[dict], path: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    updates = np.arange(1, len(rows) + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    for ax, name in zip(axes, ("episode_return", "final_score"), strict=True):
+        values = [np.nan if r[name] is None else r[name] for r in rows]
+        ax.plot(updates, values, "o-")
+        ax.set(xlabel="PPO update", ylabel=name.replace("_", " "))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    with open(path.with_suffix(".csv"), "w", newline="") as file:
+        names = [k for k, v in rows[0].items() if not isinstance(v, list)]
+        writer = csv.DictWriter(file, ["update", *names])
+        writer.writeheader()
+        for update, row in zip(updates, rows, strict=True):
+            writer.writerow({"update": int(update), **{k: row[k] for k in names}})
