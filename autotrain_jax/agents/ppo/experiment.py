@@ -29,6 +29,12 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
     parser.add_argument("--num-updates", type=int, default=defaults["num_updates"])
     parser.add_argument("--action-set", default="full", choices=at.config.ACTION_SETS)
     parser.add_argument("--reward", default="prototype", choices=at.config.REWARDS)
+    parser.add_argument(
+        "--gamma",
+        type=float,
+        default=1.0,
+        help="discount; below 1 the final reward (score x 10) favours stopping early",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=f"runs/{preset}")
     parser.add_argument("--data-dir", default=None, help="folder of .npz or idx files")
@@ -48,7 +54,10 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         preset, action_set=args.action_set, reward=args.reward, data_dir=args.data_dir
     )
     config = PPOConfig(
-        num_envs=args.num_envs, num_steps=args.num_steps, num_updates=args.num_updates
+        num_envs=args.num_envs,
+        num_steps=args.num_steps,
+        num_updates=args.num_updates,
+        gamma=args.gamma,
     )
     _write_json(out / "config.json", _config_dict(preset, args, env, params, config))
 
