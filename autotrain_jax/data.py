@@ -214,8 +214,12 @@ def load_dir(directory: str | os.PathLike, name: str):
 
 
 def _load_tfds(name: str, data_dir: str | None, download: bool):
-    import tensorflow_datasets as tfds  # lazy: heavy, and optional at run time
-
+    try:
+        import tensorflow_datasets as tfds  # lazy: heavy, and optional at run time
+    except ImportError:
+        if download:
+            raise
+        return None
     if not download and not tfds.builder(name, data_dir=data_dir).is_prepared():
         return None
     splits = tfds.data_source(

@@ -116,6 +116,8 @@ class AutoTrainEnv:
     `step` auto-resets: on `terminated | truncated` it returns the first
     observation of a new episode and puts the last one in
     `info["final_observation"]`. `step_env`/`reset_env` are the raw MDP.
+    `inner_train(key, params, opt_state, lr, data)` is the bare inner training
+    one step runs (T optimizer steps), for baselines and benchmarks.
     """
 
     def __init__(self, config: EnvConfig, params: EnvParams):
@@ -126,7 +128,7 @@ class AutoTrainEnv:
         self._model = make_model(config, data.num_classes)
         self._init = make_init_fn(config, data.input_shape, data.num_classes)
         self._optimizer = make_optimizer(config.optimizer)
-        self._train = make_train_fn(config, self._model, self._optimizer)
+        self.inner_train = make_train_fn(config, self._model, self._optimizer)
 
     @property
     def name(self) -> str:
@@ -260,7 +262,7 @@ class AutoTrainEnv:
         """T inner steps from the state's weights, then Thresholdout."""
         key_train, key_train_acc, key_holdout_acc, key_score = jax.random.split(key, 4)
         data, size = params.data, self.config.eval_batch_size
-        net, opt_state, losses = self._train(
+        net, opt_state, losses = self.inner_train(
             key_train, state.params, state.opt_state, state.lr, data
         )
         train_acc = sample_accuracy(

@@ -1,0 +1,296 @@
+"""Env throughput against the bare-training ceiling, PyTorch, PPO and device count.
+
+    python benchmarks/throughput.py --quick              # < 2 min on 2 CPU cores
+    python benchmarks/throughput.py --out benchmarks/results-cpu.json
+
+For each (N envs, T inner steps): env steps/s of `jit(vmap(env.step))` in a
+`lax.scan` with uniformly random actions; the bare ceiling, the same inner training
+(model, batch, optimizer, T, N) as a plain vmapped `lax.scan` with no environment
+logic; compile time; XLA's memory estimate; state bytes per env. Optionally the
+sequential PyTorch reference (`--torch`), PPO end to end (`--ppo`) and scaling
+over 1, 2, 4 simulated host devices (`--devices`). Every ratio compares numbers
+measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+
+import autotrain_jax as at
+from autotrain_jax.agents.ppo import PPOConfig, make_ppo
+from autotrain_jax.sharding import env_mesh, replicate, shard_envs
+
+
+def timed(fn, *args, repeats: int):
+    """(compile seconds, best run seconds, XLA memory estimate bytes)."""
+    start = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    compile_s = time.perf_counter() - start
+    memory = compiled.memory_analysis()
+    memory_bytes = None
+    if memory is not None:
+        memory_bytes = memory.temp_size_in_bytes + memory.argument_size_in_bytes
+    jax.block_until_ready(compiled(*args))  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        best = min(best, time.perf_counter() - start)
+    return compile_s, best, memory_bytes
+
+
+def make_env(preset: str, inner_steps: int, data_dir: str | None):
+    loss_every = max(1, inner_steps // 5)
+    return at.make_env(preset, T=inner_steps, S=loss_every, data_dir=data_dir)
+
+
+def env_rollout(env, num_envs: int, num_steps: int):
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    space = env.action_space()
+
+    def run(state, key, params):
+        def one(state, key):
+            key_action, key_step = jax.random.split(key)
+            actions = jax.vmap(space.sample)(jax.random.split(key_action, num_envs))
+            _, state, reward, *_ = step(
+                jax.random.split(key_step, num_envs), state, actions, params
+            )
+            return state, reward.mean()
+
+        return jax.lax.scan(one, state, jax.random.split(key, num_steps))
+
+    return run
+
+
+def bare_rollout(env, num_envs: int, num_steps: int):
+    """The same inner training, vmapped and scanned, without the environment."""
+    train = jax.vmap(env.inner_train, in_axes=(0, 0, 0, 0, None))
+
+    def run(net, opt_state, lr, key, data):
+        def one(carry, key):
+            net, opt_state = carry
+            net, opt_state, losses = train(
+                jax.random.split(key, num_envs), net, opt_state, lr, data
+            )
+            return (net, opt_state), losses.mean()
+
+        return jax.lax.scan(one, (net, opt_state), jax.random.split(key, num_steps))
+
+    return run
+
+
+def bench_env(preset, num_envs, inner_steps, num_steps, repeats, data_dir, mesh=None):
+    env, params = make_env(preset, inner_steps, data_dir)
+    keys = jax.random.split(jax.random.key(0), num_envs)
+    _, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
+    if mesh is not None:
+        state, params = shard_envs(state, mesh), replicate(params, mesh)
+    compile_s, seconds, memory = timed(
+        env_rollout(env, num_envs, num_steps),
+        state,
+        jax.random.key(1),
+        params,
+        repeats=repeats,
+    )
+    state_bytes = sum(x.nbytes for x in jax.tree.leaves(state)) / num_envs
+    batch = env.config.batch_size
+    result = {
+        "preset": preset,
+        "num_envs": num_envs,
+        "inner_steps": inner_steps,
+        "env_steps_per_s": num_envs * num_steps / seconds,
+        "inner_samples_per_s": num_envs * num_steps * inner_steps * batch / seconds,
+        "compile_s": compile_s,
+        "xla_memory_bytes": memory,
+        "state_bytes_per_env": state_bytes,
+    }
+    if mesh is None:
+        bare = bare_rollout(env, num_envs, num_steps)
+        lr = jnp.full((num_envs,), params.initial_lr, jnp.float32)
+        args = (state.params, state.opt_state, lr, jax.random.key(1), params.data)
+        _, bare_seconds, _ = timed(bare, *args, repeats=repeats)
+        result["ceiling_steps_per_s"] = num_envs * num_steps / bare_seconds
+        result["env_over_ceiling"] = bare_seconds / seconds
+    return result
+
+
+def bench_ppo(preset, num_envs, inner_steps, updates, data_dir):
+    """Env steps/s while PPO trains (rollouts + learning) vs env-only steps/s."""
+    env, params = make_env(preset, inner_steps, data_dir)
+    config = PPOConfig(num_envs=num_envs, num_steps=8, num_updates=updates)
+    ppo = make_ppo(config, env)
+    runner = jax.jit(ppo.init)(jax.random.key(0), params)
+    compile_s, seconds, _ = timed(
+        lambda r, p: ppo.run_updates(r, p, updates), runner, params, repeats=2
+    )
+    ppo_rate = num_envs * config.num_steps * updates / seconds
+    env_only = bench_env(preset, num_envs, inner_steps, 8, 2, data_dir)
+    return {
+        "num_envs": num_envs,
+        "inner_steps": inner_steps,
+        "ppo_env_steps_per_s": ppo_rate,
+        "env_only_steps_per_s": env_only["env_steps_per_s"],
+        "ppo_over_env": ppo_rate / env_only["env_steps_per_s"],
+        "ppo_compile_s": compile_s,
+    }
+
+
+def bench_devices(preset, num_envs, inner_steps, num_steps, data_dir, counts):
+    """Runs this script per device count in a subprocess (XLA_FLAGS is per process)."""
+    results = []
+    for count in counts:
+        environ = {
+            **os.environ,
+            "XLA_FLAGS": f"--xla_force_host_platform_device_count={count}",
+        }
+        command = [sys.executable, __file__, "--worker-devices", str(count)]
+        command += ["--preset", preset, "--envs", str(num_envs)]
+        command += ["--inner-steps", str(inner_steps), "--steps", str(num_steps)]
+        if data_dir:
+            command += ["--data-dir", data_dir]
+        output = subprocess.run(
+            command, env=environ, capture_output=True, text=True, check=True
+        ).stdout
+        results.append(json.loads(output.strip().splitlines()[-1]))
+    base = results[0]["env_steps_per_s"]
+    for result in results:
+        result["speedup"] = result["env_steps_per_s"] / base
+    return results
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        f"Hardware: {report['hardware']}; jax {report['jax']}; {report['date']}",
+        f"Command: `{report['command']}`",
+        "",
+        "| preset | N | T | env steps/s | inner samples/s | ceiling steps/s | "
+        "env/ceiling | compile s | XLA memory MB | state KB/env |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["env"]:
+        memory = r["xla_memory_bytes"]
+        lines.append(
+            f"| {r['preset']} | {r['num_envs']} | {r['inner_steps']} | "
+            f"{r['env_steps_per_s']:.1f} | {r['inner_samples_per_s']:.3g} | "
+            f"{r['ceiling_steps_per_s']:.1f} | {r['env_over_ceiling']:.3f} | "
+            f"{r['compile_s']:.1f} | "
+            f"{'-' if memory is None else f'{memory / 2**20:.0f}'} | "
+            f"{r['state_bytes_per_env'] / 1024:.0f} |"
+        )
+    if report.get("torch"):
+        t = report["torch"]
+        lines += [
+            "",
+            f"PyTorch sequential reference (N=1 at a time, T={t['inner_steps']}): "
+            f"{t['env_steps_per_s']:.2f} env steps/s; JAX at N={t['jax_num_envs']}: "
+            f"{t['jax_env_steps_per_s']:.2f} env steps/s, "
+            f"ratio {t['jax_over_torch']:.2f}.",
+        ]
+    if report.get("ppo"):
+        p = report["ppo"]
+        lines += [
+            "",
+            f"PPO end to end (N={p['num_envs']}, T={p['inner_steps']}): "
+            f"{p['ppo_env_steps_per_s']:.1f} env steps/s vs env-only "
+            f"{p['env_only_steps_per_s']:.1f}: ratio {p['ppo_over_env']:.3f}.",
+        ]
+    if report.get("devices"):
+        lines += ["", "| devices | env steps/s | speedup |", "|---|---|---|"]
+        for d in report["devices"]:
+            lines.append(
+                f"| {d['devices']} | {d['env_steps_per_s']:.1f} | {d['speedup']:.2f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="mnist-mlp")
+    parser.add_argument("--envs", default="1,8,64,256", help="comma-separated N")
+    parser.add_argument("--inner-steps", default="10,50", help="comma-separated T")
+    parser.add_argument("--steps", type=int, default=4, help="env steps per timing")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--torch", action="store_true", help="PyTorch reference")
+    parser.add_argument("--ppo", action="store_true", help="PPO end to end")
+    parser.add_argument("--devices", default="", help="e.g. 1,2,4 (simulated on CPU)")
+    parser.add_argument("--quick", action="store_true", help="small sizes, < 2 min")
+    parser.add_argument("--out", default=None, help="JSON path; .md written beside")
+    parser.add_argument("--worker-devices", type=int, default=0, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker_devices:
+        mesh = env_mesh()
+        result = bench_env(
+            args.preset,
+            int(args.envs),
+            int(args.inner_steps),
+            args.steps,
+            args.repeats,
+            args.data_dir,
+            mesh,
+        )
+        print(json.dumps({"devices": jax.device_count(), **result}))
+        return
+    if args.quick:
+        args.envs, args.inner_steps, args.steps, args.repeats = "1,8", "10", 2, 2
+    envs = [int(n) for n in args.envs.split(",")]
+    inner = [int(t) for t in args.inner_steps.split(",")]
+    report = {
+        "hardware": f"{platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, backend {jax.default_backend()} "
+        f"({jax.devices()[0].device_kind})",
+        "jax": jax.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "command": "python " + " ".join([pathlib.Path(__file__).name, *sys.argv[1:]]),
+        "env": [],
+    }
+    for t in inner:
+        for n in envs:
+            result = bench_env(
+                args.preset, n, t, args.steps, args.repeats, args.data_dir
+            )
+            report["env"].append(result)
+            print(json.dumps(result), flush=True)
+    if args.torch:
+        from torch_reference import bench_torch
+
+        t = max(inner)
+        jax_result = [r for r in report["env"] if r["inner_steps"] == t][-1]
+        torch_rate = bench_torch(t, steps=args.steps, data_dir=args.data_dir)
+        report["torch"] = {
+            "inner_steps": t,
+            "env_steps_per_s": torch_rate,
+            "jax_num_envs": jax_result["num_envs"],
+            "jax_env_steps_per_s": jax_result["env_steps_per_s"],
+            "jax_over_torch": jax_result["env_steps_per_s"] / torch_rate,
+        }
+    if args.ppo:
+        report["ppo"] = bench_ppo(args.preset, max(envs), max(inner), 2, args.data_dir)
+    if args.devices:
+        counts = [int(c) for c in args.devices.split(",")]
+        report["devices"] = bench_devices(
+            args.preset, max(envs), max(inner), args.steps, args.data_dir, counts
+        )
+    table = markdown(report)
+    print(table)
+    if args.out:
+        pathlib.Path(args.out).write_text(json.dumps(report, indent=2))
+        pathlib.Path(args.out).with_suffix(".md").write_text(table)
+
+
+if __name__ == "__main__":
+    main()

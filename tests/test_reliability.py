@@ -1,0 +1,168 @@
+"""Guarantees: odd configurations and actions, no test-split leak, crash safety."""
+
+import dataclasses
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import autotrain_jax as at
+from autotrain_jax.actions import validate_action
+from autotrain_jax.episode_log import rollout
+
+HERE = pathlib.Path(__file__).parent
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    history=st.integers(1, 4),
+    num_losses=st.integers(1, 3),
+    loss_every=st.integers(1, 3),
+    action_set=st.sampled_from(at.config.ACTION_SETS),
+    reward=st.sampled_from(at.config.REWARDS),
+    observation=st.sampled_from(at.config.OBSERVATIONS),
+    optimizer=st.sampled_from(at.config.OPTIMIZERS),
+    initial_lr=st.floats(1e-4, 1.0),
+    seed=st.integers(0, 2**16),
+)
+def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
+    tiny,
+    history,
+    num_losses,
+    loss_every,
+    action_set,
+    reward,
+    observation,
+    optimizer,
+    initial_lr,
+    seed,
+):
+    env, params, _, _ = tiny
+    config = dataclasses.replace(
+        env.config,
+        history=history,
+        inner_steps=num_losses * loss_every,
+        loss_every=loss_every,
+        action_set=action_set,
+        reward=reward,
+        observation=observation,
+        optimizer=optimizer,
+        batch_size=8,
+        eval_batch_size=16,
+    )
+    params = params.replace(initial_lr=initial_lr, lr_max=max(1.0, initial_lr))
+    env = at.AutoTrainEnv(config, params)
+    traces = []
+
+    def step(key, state, action, params):
+        traces.append(1)
+        return env.step(key, state, action, params)
+
+    step = jax.jit(step)
+    obs, state = env.reset(jax.random.key(seed), params)
+    space = env.action_space()
+    for t in range(6):
+        key = jax.random.fold_in(jax.random.key(seed), t)
+        action = space.sample(key)
+        if action_set == "continuous":  # also out of the box and NaN
+            action = action * 3.0 if t % 3 == 1 else action.at[0].set(jnp.nan)
+        obs, state, reward_t, terminated, truncated, info = step(
+            key, state, action, params
+        )
+        chex.assert_shape(obs, (history, config.record_size))
+        assert obs.dtype == jnp.float32 and reward_t.dtype == jnp.float32
+        chex.assert_tree_all_finite((obs, reward_t, state.params, info["score"]))
+    assert len(traces) == 1
+
+
+def test_invalid_discrete_and_continuous_actions_are_clipped_and_flagged(tiny):
+    env, params, reset, step = tiny
+    _, state = reset(jax.random.key(0), params)
+    for action in (jnp.int32(-4), jnp.int32(999)):
+        obs, _, reward, _, _, info = step(jax.random.key(1), state, action, params)
+        assert bool(info["invalid"]) and np.isfinite(obs).all() and np.isfinite(reward)
+    assert bool(info["stop"])  # 999 clipped to the last id, stop
+    config = dataclasses.replace(env.config, action_set="continuous")
+    control = at.decode(jnp.array([jnp.nan, 5.0, -jnp.inf, 0.0]), params, config)
+    assert bool(control.invalid) and float(control.lr_factor) == 1.0
+    assert int(control.rewind) == config.history - 1 and not bool(control.reinit)
+
+
+@pytest.mark.parametrize(
+    ("action", "action_set", "message"),
+    [
+        (11, "full", r"\[0, 11\)"),
+        (-1, "reduced", r"\[0, 7\)"),
+        (1.5, "full", "integer id"),
+        ([0.0, 2.0, 0.0, 0.0], "continuous", r"\[-1, 1\]"),
+        ([0.0, np.nan, 0.0, 0.0], "continuous", "finite"),
+        ([0.0, 0.0], "continuous", r"shape \(4,\)"),
+    ],
+)
+def test_host_side_action_validation(action, action_set, message):
+    config = at.EnvConfig(history=3, action_set=action_set)
+    with pytest.raises(ValueError, match=message):
+        validate_action(action, config)
+    validate_action(np.zeros(4) if action_set == "continuous" else 0, config)
+
+
+def test_test_split_labels_never_reach_observations_rewards_or_actions(tiny):
+    env, params, _, _ = tiny
+    scrambled = params.replace(
+        data=params.data.replace(test_y=(params.data.test_y + 3) % 10)
+    )
+
+    def policy(key, obs):  # reacts to the observation, so a leak would change actions
+        return jnp.where(obs[-1, 0] > 1.0, 5, 4 + jnp.int32(obs.sum() * 1e3) % 3)
+
+    run = jax.jit(lambda p: rollout(env, p, policy, jax.random.key(0), 8))
+    (log, state), (log_scrambled, state_scrambled) = run(params), run(scrambled)
+    chex.assert_trees_all_equal(log, log_scrambled)
+    chex.assert_trees_all_equal(state, state_scrambled)
+    assert float(env.accuracy(state, params)) != float(env.accuracy(state, scrambled))
+
+
+def _ppo_run(directory, result_path, sleep=0.0):
+    command = [
+        sys.executable,
+        str(HERE / "crash_run.py"),
+        str(directory),
+        str(result_path),
+    ]
+    environ = {**os.environ, "CRASH_RUN_SLEEP": str(sleep)}
+    return subprocess.Popen(
+        command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def test_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
+    whole = _ppo_run(tmp_path / "whole", tmp_path / "whole.json")
+    victim = _ppo_run(tmp_path / "killed", tmp_path / "unused.json", sleep=0.5)
+    assert whole.wait(timeout=300) == 0, whole.stderr.read().decode()[-2000:]
+    deadline = time.time() + 240  # kill once at least one checkpoint is complete
+    while time.time() < deadline and not (tmp_path / "killed" / "2").exists():
+        time.sleep(0.2)
+    time.sleep(float(np.random.default_rng().uniform(0.0, 1.5)))
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=60)
+    assert victim.returncode == -signal.SIGKILL
+    resumed = _ppo_run(tmp_path / "killed", tmp_path / "resumed.json")
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode()[-2000:]
+    expected = json.loads((tmp_path / "whole.json").read_text())
+    assert json.loads((tmp_path / "resumed.json").read_text()) == expected
