@@ -6,7 +6,9 @@
   5 re-initialises (LR kept), 6 stops.
 - `continuous`: a in [-1, 1]^4: LR x max_lr_factor ** a0; rewind
   round((a1 + 1) / 2 * (H - 1)); re-init if a2 > reinit_threshold; stop if
-  a3 > stop_threshold (stop wins over re-init, re-init over the rest).
+  a3 > stop_threshold. Stop wins over re-init and keeps the rewind, so that
+  "stop with the weights of r steps ago" is one action (early stopping with
+  restore); re-init wins over LR and rewind.
 
 Inside jit, out-of-range ids are clipped to the valid range and continuous actions
 are clipped to the box, with NaN read as 0; `info["invalid_action"]` flags both.
@@ -77,10 +79,9 @@ def _decode_continuous(action, params, history: int) -> Control:
     rewind = jnp.round((clipped[1] + 1.0) / 2.0 * (history - 1)).astype(jnp.int32)
     stop = clipped[3] > params.stop_threshold
     reinit = (clipped[2] > params.reinit_threshold) & ~stop
-    moves = ~(stop | reinit)
     return Control(
-        lr_factor=jnp.where(moves, params.max_lr_factor ** clipped[0], 1.0),
-        rewind=jnp.where(moves, rewind, 0),
+        lr_factor=jnp.where(stop | reinit, 1.0, params.max_lr_factor ** clipped[0]),
+        rewind=jnp.where(reinit, 0, rewind),
         reinit=reinit,
         stop=stop,
         invalid=jnp.any(clipped != action),

@@ -52,7 +52,7 @@ class EnvState:
     params: Any  # classifier params pytree
     opt_state: Any  # optax state of the update direction (no LR inside)
     lr: jax.Array  # () float32, current learning rate
-    weight_history: WeightHistory  # last H (params, opt_state), newest == current
+    weight_history: WeightHistory  # last H (params, opt_state, score); newest: current
     records: jax.Array  # (H, F) float32, observation records, newest last
     score: jax.Array  # () float32, last Thresholdout score
     train_accuracy: jax.Array  # () float32, last training-subset accuracy sample
@@ -178,7 +178,9 @@ class AutoTrainEnv:
             params=net,
             opt_state=opt_state,
             lr=jnp.float32(0),
-            weight_history=WeightHistory.create((net, opt_state), self.config.history),
+            weight_history=WeightHistory.create(
+                (net, opt_state, jnp.float32(0)), self.config.history
+            ),
             records=jnp.zeros((self.config.history, self.config.record_size)),
             score=jnp.float32(0),
             train_accuracy=jnp.float32(0),
@@ -200,7 +202,8 @@ class AutoTrainEnv:
         state = self._rewind(state, control.rewind)
         state = self._reinit(key_reinit, state, where=reinit)
         outcome = self._train_and_score(key_train, state, params)
-        state = self._commit(state, outcome, where=~control.stop & ~outcome.diverged)
+        diverged = outcome.diverged & ~control.stop  # a stop step's training is unused
+        state = self._commit(state, outcome, where=~control.stop & ~diverged)
         inner_steps = jnp.where(control.stop, 0, self.config.inner_steps)
         state = state.replace(
             time=state.time + 1, inner_steps=state.inner_steps + inner_steps
@@ -208,13 +211,13 @@ class AutoTrainEnv:
         record = self._record(state, outcome.losses, params)
         state = self._append_record(state, record, where=~control.stop)
 
-        terminated = control.stop | outcome.diverged
+        terminated = control.stop | diverged
         truncated = (state.time >= params.max_steps_in_episode) & ~terminated
         reward = shaping_reward(
             self.config.reward, state.score, prev_score, params, inner_steps
         )
         reward += (terminated | truncated) * params.final_reward_scale * state.score
-        reward = jnp.where(outcome.diverged, params.divergence_penalty, reward)
+        reward = jnp.where(diverged, params.divergence_penalty, reward)
         info = {
             "losses": jnp.where(control.stop, 0.0, outcome.losses),
             "lr": state.lr,
@@ -223,7 +226,7 @@ class AutoTrainEnv:
             "holdout_accuracy": state.holdout_accuracy,
             "inner_steps": inner_steps,
             "total_inner_steps": state.inner_steps,
-            "diverged": outcome.diverged,
+            "diverged": diverged,
             **control._asdict(),
         }
         obs = self.get_obs(state)
@@ -242,10 +245,13 @@ class AutoTrainEnv:
         return state.replace(lr=lr.astype(jnp.float32))
 
     def _rewind(self, state: EnvState, num: jax.Array) -> EnvState:
-        """Drops the `num` newest snapshots and restores the newest remaining one."""
+        """Drops the `num` newest snapshots and restores the newest remaining one
+        (weights, optimizer state and the score they had)."""
         history = state.weight_history.drop(num)
-        net, opt_state = history.newest()
-        return state.replace(params=net, opt_state=opt_state, weight_history=history)
+        net, opt_state, score = history.newest()
+        return state.replace(
+            params=net, opt_state=opt_state, score=score, weight_history=history
+        )
 
     def _reinit(self, key: jax.Array, state: EnvState, where=True) -> EnvState:
         """If `where`: fresh weights and optimizer state; the history holds only them.
@@ -255,7 +261,7 @@ class AutoTrainEnv:
         """
         fresh = self._fresh(key)
         net, opt_state = _select(where, fresh, (state.params, state.opt_state))
-        history = state.weight_history.restart(fresh, where)
+        history = state.weight_history.restart((*fresh, jnp.float32(0)), where)
         return state.replace(params=net, opt_state=opt_state, weight_history=history)
 
     def _train_and_score(self, key, state: EnvState, params: EnvParams) -> Outcome:
@@ -292,10 +298,11 @@ class AutoTrainEnv:
         """If `where`, the trained weights become current and enter the history."""
         trained = (outcome.params, outcome.opt_state)
         net, opt_state = _select(where, trained, (state.params, state.opt_state))
+        snapshot = (*trained, outcome.score)
         return state.replace(
             params=net,
             opt_state=opt_state,
-            weight_history=state.weight_history.push(trained, where),
+            weight_history=state.weight_history.push(snapshot, where),
             score=jnp.where(where, outcome.score, state.score),
             train_accuracy=jnp.where(
                 where, outcome.train_accuracy, state.train_accuracy

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from autotrain_jax.env import AutoTrainEnv, EnvParams
-from autotrain_jax.episode_log import rollout
+from autotrain_jax.baselines import Policy, run_policy, stateless
+from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
 
-Policy = Callable[[jax.Array, jax.Array], jax.Array]  # (key, obs [H, F]) -> action
+# two-sided 95% Student-t quantiles by degrees of freedom (1..30); 1.96 beyond
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+_T95 += (2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)
+_T95 += (2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 
 
-def keep_policy(env: AutoTrainEnv) -> Policy:
-    """Constant LR: keep the LR, never rewind, re-init or stop."""
+def keep_policy(env: AutoTrainEnv) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """Constant LR in the env's own action set: keep, never rewind or stop."""
     config = env.config
     if config.action_set == "full":
         action = jnp.int32(config.history)  # LR x1.0 (factor index 1), rewind 0
@@ -26,26 +30,46 @@ def keep_policy(env: AutoTrainEnv) -> Policy:
     return lambda key, obs: action
 
 
-def evaluate(
-    env: AutoTrainEnv, params: EnvParams, policy: Policy, keys: jax.Array
-) -> dict[str, np.ndarray]:
-    """One episode per key; per-seed results of the training the policy steered.
+def final_metrics(env: AutoTrainEnv, params: EnvParams, state: EnvState) -> dict:
+    """Whole-split accuracies and compute of the weights an episode ended with."""
+    return {
+        "test_accuracy": env.accuracy(state, params, "test"),
+        "holdout_accuracy": env.accuracy(state, params, "holdout"),
+        "train_accuracy": env.accuracy(state, params, "train"),
+        "inner_steps": state.inner_steps,
+        "env_steps": state.time,
+    }
 
-    Returns arrays [seeds]: test_accuracy (the split `step` never reads),
-    holdout_accuracy and train_accuracy (whole splits), inner_steps, env_steps,
-    episode_return.
+
+def evaluate(
+    env: AutoTrainEnv, params: EnvParams, policy, keys: jax.Array
+) -> dict[str, np.ndarray]:
+    """One episode per key (vmapped, one jit); per-seed results as arrays [seeds].
+
+    `policy` is a `baselines.Policy` or a stateless `fn(key, obs) -> action`.
+    Results: test_accuracy (the split `step` never reads), holdout_accuracy and
+    train_accuracy (whole splits), inner_steps, env_steps, and wall_time_s (the
+    batch's wall time, compile included, divided among the seeds).
     """
-    horizon = int(params.max_steps_in_episode)
+    policy = policy if isinstance(policy, Policy) else stateless(policy)
 
     def one(key):
-        log, state = rollout(env, params, policy, key, horizon)
-        return {
-            "test_accuracy": env.accuracy(state, params, "test"),
-            "holdout_accuracy": env.accuracy(state, params, "holdout"),
-            "train_accuracy": env.accuracy(state, params, "train"),
-            "inner_steps": state.inner_steps,
-            "env_steps": state.time,
-            "episode_return": jnp.sum(jnp.where(log["alive"], log["reward"], 0.0)),
-        }
+        return final_metrics(env, params, run_policy(env, params, policy, key))
 
-    return jax.device_get(jax.jit(jax.vmap(one))(keys))
+    start = time.perf_counter()
+    results = jax.device_get(jax.jit(jax.vmap(one))(keys))
+    results["wall_time_s"] = np.full(
+        len(keys), (time.perf_counter() - start) / len(keys)
+    )
+    return results
+
+
+def summarize(values) -> dict[str, float]:
+    """Mean and 95% confidence half-width (Student t) over seeds."""
+    values = np.asarray(values, np.float64)
+    n = len(values)
+    if n < 2:
+        return {"mean": float(values.mean()), "ci95": float("nan"), "n": n}
+    t = _T95[n - 2] if n - 1 <= len(_T95) else 1.96
+    half = t * values.std(ddof=1) / np.sqrt(n)
+    return {"mean": float(values.mean()), "ci95": float(half), "n": n}

@@ -1,10 +1,20 @@
 """Shared fixtures: the tiny preset on embedded MNIST, compiled once per session."""
 
-import jax
-import jax.numpy as jnp
-import pytest
+import os
+import tempfile
 
-import autotrain_jax as at
+# One persistent compilation cache for this test session and the subprocesses it
+# starts (crash and sharding checks), so identical programs compile once.
+os.environ.setdefault(
+    "JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="autotrain-jax-cache-")
+)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import pytest  # noqa: E402
+
+import autotrain_jax as at  # noqa: E402
 
 
 def pytest_addoption(parser):

@@ -261,6 +261,43 @@ def test_repeated_lr_increase_diverges_and_is_handled():
     chex.assert_trees_all_equal(new_state.params, state.params)  # last good weights
 
 
+def test_stop_is_never_penalised_for_the_training_it_skips():
+    env, params = at.make_env("tiny", action_set="reduced", lr_max=1e6)
+    _, state = env.reset(jax.random.key(0), params)
+    step = jax.jit(env.step_env)
+    _, state, *_ = step(jax.random.key(1), state, jnp.int32(0), params)  # a score
+    state = state.replace(lr=jnp.float32(1e5))
+    *_, info = step(jax.random.key(2), state, jnp.int32(0), params)
+    assert bool(info["diverged"])  # training at this LR diverges...
+    _, _, reward, terminated, _, info = step(
+        jax.random.key(2), state, jnp.int32(6), params
+    )
+    assert bool(terminated) and not bool(info["diverged"])  # ...but a stop skips it
+    assert float(reward) == pytest.approx(
+        params.final_reward_scale * float(state.score)
+    )
+
+
+def test_continuous_stop_with_rewind_keeps_earlier_weights_and_their_score(tiny):
+    env, params, reset, step = tiny
+    _, state = reset(jax.random.key(0), params)
+    states, _, _ = run_steps(
+        step, jax.random.key(1), state, [keep_action(env)] * 2, params
+    )
+    config = dataclasses.replace(env.config, action_set="continuous")
+    continuous = at.AutoTrainEnv(config, params)
+    stop_rewind_1 = jnp.array([0.0, 0.0, -1.0, 1.0])  # rewind round(0.5 * 2) = 1
+    _, stopped, reward, terminated, _, _ = jax.jit(continuous.step_env)(
+        jax.random.key(3), states[-1], stop_rewind_1, params
+    )
+    assert bool(terminated)
+    chex.assert_trees_all_equal(stopped.params, states[-2].params)
+    assert float(stopped.score) == float(states[-2].score)
+    final = params.final_reward_scale * float(states[-2].score)
+    change = float(states[-2].score) - float(states[-1].score)
+    assert float(reward) == pytest.approx(final + 0.05 * np.sign(change), abs=1e-5)
+
+
 @pytest.mark.parametrize("reward", ["prototype", "step_cost", "delta"])
 def test_rewards(tiny, reward):
     env, params, _, _ = tiny

@@ -104,6 +104,7 @@ def random_return(env, params, seeds, episodes=64):
     return float(jax.jit(jax.vmap(episode))(keys).mean())
 
 
+@pytest.mark.slow  # ~75-100 s on 2 cores: run with --slow
 def test_ppo_beats_a_random_policy_on_the_tiny_preset():
     env, params = at.make_env("tiny")
     config = PPOConfig(num_envs=16, num_steps=16, num_updates=25)

@@ -146,15 +146,14 @@ def _ppo_run(directory, result_path, sleep=0.0):
         str(result_path),
     ]
     environ = {**os.environ, "CRASH_RUN_SLEEP": str(sleep)}
-    return subprocess.Popen(
-        command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    log = open(pathlib.Path(directory).with_suffix(".log"), "a")  # noqa: SIM115
+    return subprocess.Popen(command, env=environ, stdout=log, stderr=subprocess.STDOUT)
 
 
 def test_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
     whole = _ppo_run(tmp_path / "whole", tmp_path / "whole.json")
     victim = _ppo_run(tmp_path / "killed", tmp_path / "unused.json", sleep=0.5)
-    assert whole.wait(timeout=300) == 0, whole.stderr.read().decode()[-2000:]
+    assert whole.wait(timeout=300) == 0, (tmp_path / "whole.log").read_text()[-2000:]
     deadline = time.time() + 240  # kill once at least one checkpoint is complete
     while time.time() < deadline and not (tmp_path / "killed" / "2").exists():
         time.sleep(0.2)
@@ -163,6 +162,6 @@ def test_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
     victim.wait(timeout=60)
     assert victim.returncode == -signal.SIGKILL
     resumed = _ppo_run(tmp_path / "killed", tmp_path / "resumed.json")
-    assert resumed.wait(timeout=300) == 0, resumed.stderr.read().decode()[-2000:]
+    assert resumed.wait(timeout=300) == 0, (tmp_path / "killed.log").read_text()[-2000:]
     expected = json.loads((tmp_path / "whole.json").read_text())
     assert json.loads((tmp_path / "resumed.json").read_text()) == expected

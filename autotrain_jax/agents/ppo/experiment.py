@@ -17,7 +17,7 @@ import autotrain_jax as at
 from autotrain_jax.agents.ppo import PPOConfig
 from autotrain_jax.agents.ppo import run as ppo_run
 from autotrain_jax.episode_log import episode_rows, plot_episode, rollout, write_csv
-from autotrain_jax.evaluation import evaluate, keep_policy
+from autotrain_jax.evaluation import evaluate, keep_policy, summarize
 
 
 def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
@@ -101,8 +101,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         print(
             f"{label:>15}: test accuracy {s['test_accuracy_mean']:.4f} "
             f"± {s['test_accuracy_sd']:.4f} (mean ± sd, {args.eval_seeds} seeds), "
-            f"inner steps {s['inner_steps_mean']:.0f}, "
-            f"return {s['episode_return_mean']:.2f}"
+            f"inner steps {s['inner_steps_mean']:.0f}"
         )
     print(f"wall time {summary['wall_time_s']:.0f} s; outputs in {out}")
     return summary
@@ -114,6 +113,7 @@ def _summarise(results: dict) -> dict:
         values = np.asarray(values, np.float64)
         summary[f"{name}_mean"] = float(values.mean())
         summary[f"{name}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        summary[f"{name}_ci95"] = summarize(values)["ci95"]
     return summary
 
 

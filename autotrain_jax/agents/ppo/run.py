@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
@@ -27,6 +28,15 @@ def chunk_size(num_updates: int, checkpoint_every: int = 0, target_chunks: int =
     target = max(1, num_updates // target_chunks)
     divisors = [d for d in range(1, num_updates + 1) if num_updates % d == 0]
     return min(divisors, key=lambda d: (abs(d - target), d))
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(config: PPOConfig, env, chunk: int):
+    """PPO's functions with jitted init and chunk, cached so that repeated runs of
+    one setup in a process (resume, sweeps, tests) compile once."""
+    ppo = make_ppo(config, env)
+    run_chunk = jax.jit(lambda runner, params: ppo.run_updates(runner, params, chunk))
+    return ppo, jax.jit(ppo.init), run_chunk
 
 
 def _to_saveable(runner: RunnerState) -> RunnerState:
@@ -125,14 +135,13 @@ def train(
     Returns:
       the final runner state, one metrics row per update, and the `PPO` functions.
     """
-    ppo = make_ppo(config, env)
     chunk = chunk_size(config.num_updates, checkpoint_every)
+    ppo, init, run_chunk = _compiled(config, env, chunk)
     checkpoints = _Checkpoints(checkpoint_dir) if checkpoint_dir else None
-    runner = jax.jit(ppo.init)(key, env_params)
+    runner = init(key, env_params)
     rows: list[dict] = []
     if checkpoints is not None and checkpoints.latest() is not None:
         runner, rows = checkpoints.restore(checkpoints.latest(), runner)
-    run_chunk = jax.jit(lambda r, p: ppo.run_updates(r, p, chunk))
     started = time.time()
     while (done := int(runner.update)) < config.num_updates:
         runner, metrics = run_chunk(runner, env_params)

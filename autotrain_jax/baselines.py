@@ -1,0 +1,222 @@
+"""Hand-made controllers to compare a learned one against, as small pure policies.
+
+A `Policy` is `init() -> policy_state` and `act(key, obs, policy_state) ->
+(action, policy_state)`, run by the same rollout code as a learned controller.
+All baselines act through the `continuous` action set (any LR factor within
+[1 / max_lr_factor, max_lr_factor], rewind, stop), on the same budget and data.
+Population Based Training steers a whole vmapped population: `pbt_rollout`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
+
+
+class Policy(NamedTuple):
+    init: Callable[[], Any]
+    act: Callable[[jax.Array, jax.Array, Any], tuple[jax.Array, Any]]
+
+
+def stateless(fn: Callable[[jax.Array, jax.Array], jax.Array]) -> Policy:
+    """Wraps `fn(key, obs) -> action` (e.g. a trained controller) as a `Policy`."""
+    return Policy(lambda: (), lambda key, obs, state: (fn(key, obs), state))
+
+
+def continuous_action(
+    env: AutoTrainEnv, params: EnvParams, lr_factor, rewind=0, stop=False
+):
+    """The continuous action for LR x `lr_factor`, rewind `rewind`, optional stop."""
+    a0 = jnp.clip(jnp.log(lr_factor) / jnp.log(params.max_lr_factor), -1.0, 1.0)
+    last = max(env.config.history - 1, 1)
+    a1 = 2.0 * jnp.asarray(rewind, jnp.float32) / last - 1.0
+    a3 = jnp.where(stop, 1.0, -1.0)
+    return jnp.stack([a0, a1, jnp.float32(-1.0), a3]).astype(jnp.float32)
+
+
+def _current(obs: jax.Array, env: AutoTrainEnv):
+    """(learning rate, score) of the newest record; LR 0 before the first."""
+    k = env.config.num_losses
+    return obs[-1, k], obs[-1, k + 1]
+
+
+def schedule(env, params, lr_at: Callable[[jax.Array], jax.Array]) -> Policy:
+    """Follows `lr_at(t)`: each step asks for the factor from the current LR."""
+
+    def act(key, obs, t):
+        lr, _ = _current(obs, env)
+        lr = jnp.where(t == 0, params.initial_lr, lr)
+        return continuous_action(env, params, lr_at(t) / lr), t + 1
+
+    return Policy(lambda: jnp.int32(0), act)
+
+
+def constant(env, params) -> Policy:
+    """Keeps the initial LR (sweep `params.initial_lr` for a tuned constant)."""
+    return schedule(env, params, lambda t: jnp.asarray(params.initial_lr, jnp.float32))
+
+
+def step_decay(env, params, every: int = 10, factor: float = 0.5) -> Policy:
+    """LR x `factor` every `every` env steps."""
+    return schedule(env, params, lambda t: params.initial_lr * factor ** (t // every))
+
+
+def cosine_decay(env, params, horizon: int, final_fraction: float = 0.01) -> Policy:
+    """Cosine from the initial LR to `final_fraction` of it over `horizon` steps."""
+
+    def lr_at(t):
+        cosine = 0.5 * (1.0 + jnp.cos(math.pi * jnp.minimum(t, horizon) / horizon))
+        return params.initial_lr * (final_fraction + (1 - final_fraction) * cosine)
+
+    return schedule(env, params, lr_at)
+
+
+class _Tracker(NamedTuple):
+    best: jax.Array  # () float32, best score seen
+    since: jax.Array  # () int32, steps since the best (or since the last cut)
+    t: jax.Array  # () int32
+
+
+def _track(tracker: _Tracker, score, started) -> _Tracker:
+    improved = started & (score > tracker.best)
+    return _Tracker(
+        best=jnp.where(improved, score, tracker.best),
+        since=jnp.where(improved | ~started, 0, tracker.since + 1),
+        t=tracker.t + 1,
+    )
+
+
+def _new_tracker():
+    return _Tracker(jnp.float32(-jnp.inf), jnp.int32(0), jnp.int32(0))
+
+
+def reduce_on_plateau(env, params, patience: int = 3, factor: float = 0.5) -> Policy:
+    """LR x `factor` when the score has not improved for `patience` steps."""
+
+    def act(key, obs, tracker):
+        _, score = _current(obs, env)
+        tracker = _track(tracker, score, tracker.t > 0)
+        cut = tracker.since >= patience
+        action = continuous_action(env, params, jnp.where(cut, factor, 1.0))
+        return action, tracker._replace(since=jnp.where(cut, 0, tracker.since))
+
+    return Policy(_new_tracker, act)
+
+
+def early_stopping(env, params, patience: int | None = None) -> Policy:
+    """Stops when the score has not improved for `patience` steps, restoring the
+    best-scoring weights (a rewind of `patience`, so patience <= H - 1)."""
+    patience = env.config.history - 1 if patience is None else patience
+    if not 1 <= patience <= env.config.history - 1:
+        raise ValueError(
+            f"patience must be in [1, H - 1 = {env.config.history - 1}], got {patience}"
+        )
+
+    def act(key, obs, tracker):
+        _, score = _current(obs, env)
+        tracker = _track(tracker, score, tracker.t > 0)
+        stop = tracker.since >= patience
+        action = continuous_action(
+            env, params, 1.0, jnp.where(stop, tracker.since, 0), stop
+        )
+        return action, tracker
+
+    return Policy(_new_tracker, act)
+
+
+def random_policy(env) -> Policy:
+    """Uniform over the env's own action space."""
+    space = env.action_space()
+    return stateless(lambda key, obs: space.sample(key))
+
+
+def run_policy(env: AutoTrainEnv, params: EnvParams, policy: Policy, key: jax.Array):
+    """One full episode; returns the state it ended in (frozen after the end)."""
+    key_reset, key_steps = jax.random.split(key)
+    obs, state = env.reset(key_reset, params)
+
+    def one(carry, key):
+        obs, state, policy_state, alive = carry
+        key_act, key_step = jax.random.split(key)
+        action, policy_state = policy.act(key_act, obs, policy_state)
+        obs, next_state, _, terminated, truncated, _ = env.step_env(
+            key_step, state, action, params
+        )
+        state = jax.tree.map(lambda a, b: jnp.where(alive, a, b), next_state, state)
+        return (obs, state, policy_state, alive & ~(terminated | truncated)), None
+
+    keys = jax.random.split(key_steps, int(params.max_steps_in_episode))
+    carry = (obs, state, policy.init(), jnp.bool_(True))
+    (_, state, _, _), _ = jax.lax.scan(one, carry, keys)
+    return state
+
+
+def exploit_explore(
+    states: EnvState, key: jax.Array, num_copy: int, factors, params: EnvParams
+) -> EnvState:
+    """PBT's exploit and explore over a batched population [P, ...].
+
+    The `num_copy` lowest-scoring members copy the whole state (weights, optimizer
+    state, history, LR) of random members among the `num_copy` best, then scale
+    the copied LR by a random one of `factors`.
+    """
+    order = jnp.argsort(states.score)  # ascending: bottom first
+    bottom, top = order[:num_copy], order[-num_copy:]
+    key_pick, key_factor = jax.random.split(key)
+    donors = jax.random.choice(key_pick, top, (num_copy,))
+    factor = jax.random.choice(key_factor, jnp.asarray(factors), (num_copy,))
+    copied = jax.tree.map(lambda x: x.at[bottom].set(x[donors]), states)
+    lr = jnp.clip(copied.lr.at[bottom].multiply(factor), params.lr_min, params.lr_max)
+    return copied.replace(lr=lr)
+
+
+def pbt_rollout(
+    env: AutoTrainEnv,
+    params: EnvParams,
+    key: jax.Array,
+    population: int = 8,
+    interval: int = 4,
+    quantile: float = 0.25,
+    factors: tuple[float, float] = (0.8, 1.2),
+) -> EnvState:
+    """Population Based Training (Jaderberg et al. 2017) inside one jit.
+
+    Every `interval` env steps, each member in the bottom `quantile` by score
+    copies the weights, optimizer state, weight history and LR of a random member
+    of the top `quantile` (exploit), then multiplies that LR by a random one of
+    `factors` (explore). Returns the batched final states [population, ...].
+    """
+    num_copy = max(1, int(population * quantile))
+    horizon = int(params.max_steps_in_episode)
+    keep = continuous_action(env, params, 1.0)
+    step = jax.vmap(env.step_env, in_axes=(0, 0, None, None))
+    key_reset, key_steps = jax.random.split(key)
+    _, states = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(key_reset, population), params
+    )
+
+    def one(states, inputs):
+        t, key = inputs
+        key_step, key_pbt = jax.random.split(key)
+        _, states, *_ = step(
+            jax.random.split(key_step, population), states, keep, params
+        )
+        ready = ((t + 1) % interval == 0) & (t + 1 < horizon)
+        states = jax.lax.cond(
+            ready,
+            lambda s, k: exploit_explore(s, k, num_copy, factors, params),
+            lambda s, k: s,
+            states,
+            key_pbt,
+        )
+        return states, None
+
+    steps = (jnp.arange(horizon), jax.random.split(key_steps, horizon))
+    states, _ = jax.lax.scan(one, states, steps)
+    return states

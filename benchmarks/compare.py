@@ -1,0 +1,193 @@
+"""Does the learned controller beat hand-tuned training? A table and a plot.
+
+    python examples/ppo_mnist.py --out runs/mnist-mlp            # the controller
+    python benchmarks/compare.py --policy runs/mnist-mlp --data-dir ../shared/data \
+        --tasks mnist-overfit,notmnist --seeds 8 --out benchmarks/comparison
+
+Every policy acts through the same environment (same data, T, horizon); the
+baselines use the continuous action set (LR factors up to x10 either way). Test
+accuracy is on the test split, which no policy and no reward ever sees; the tuned
+constant LR is the grid point with the best mean *holdout* accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+
+import jax
+import numpy as np
+
+import autotrain_jax as at
+from autotrain_jax import baselines
+from autotrain_jax.agents.ppo.experiment import load_policy
+from autotrain_jax.agents.ppo.networks import ActorCritic, PolicyOutput, greedy
+from autotrain_jax.agents.ppo.train import RunningStats
+from autotrain_jax.evaluation import evaluate, final_metrics, summarize
+
+LR_GRID = (0.003, 0.01, 0.03, 0.1)
+TASKS = {  # name: (preset, overrides); budgets fixed and documented here
+    "mnist-overfit": ("mnist-mlp", {"train_size": 400, "holdout_size": 800}),
+    "notmnist": ("mnist-mlp", {"dataset": "notmnist"}),
+    "cifar10": ("cifar10-cnn", {}),
+    "tiny": ("tiny", {}),
+}
+
+
+def controller_policy(policy_dir: pathlib.Path, env):
+    config = json.loads((policy_dir / "config.json").read_text())
+    saved = load_policy(policy_dir / "policy")
+    network = ActorCritic(env.num_actions, False, tuple(config["ppo"]["hidden"]))
+    stats = RunningStats(**saved["obs_stats"])
+    normalize = config["ppo"]["normalize_obs"]
+
+    def act(key, obs):
+        out: PolicyOutput = network.apply(
+            saved["agent_params"], stats.normalize(obs) if normalize else obs
+        )
+        return greedy(out, False)
+
+    return act
+
+
+def pbt_results(env, params, keys, population=8):
+    """Per seed: the best-scoring member's final metrics; compute of all members."""
+
+    def one(key):
+        states = baselines.pbt_rollout(env, params, key, population=population)
+        best = jax.tree.map(lambda x: x[np.argmax(states.score)], states)
+        metrics = final_metrics(env, params, best)
+        metrics["inner_steps"] = states.inner_steps.sum()
+        return metrics
+
+    import time
+
+    start = time.perf_counter()
+    results = jax.device_get(jax.jit(jax.vmap(one))(keys))
+    results["wall_time_s"] = np.full(
+        len(keys), (time.perf_counter() - start) / len(keys)
+    )
+    return results
+
+
+def compare_task(task, policy_dir, data_dir, seeds):
+    preset, overrides = TASKS[task]
+    data = {"data_dir": data_dir} if preset != "tiny" else {}
+    env, params = at.make_env(preset, **overrides, **data)
+    cont, cont_params = at.make_env(
+        preset, action_set="continuous", max_lr_factor=10.0, **overrides, **data
+    )
+    keys = jax.random.split(jax.random.key(2024), seeds)
+    horizon = int(params.max_steps_in_episode)
+    rows = {}
+    if policy_dir is not None:
+        rows["PPO controller"] = evaluate(
+            env, params, controller_policy(policy_dir, env), keys
+        )
+    grid = {
+        lr: evaluate(
+            cont,
+            cont_params.replace(initial_lr=lr),
+            baselines.constant(cont, cont_params.replace(initial_lr=lr)),
+            keys,
+        )
+        for lr in LR_GRID
+    }
+    best = max(grid, key=lambda lr: grid[lr]["holdout_accuracy"].mean())
+    rows[f"constant LR {cont_params.initial_lr:g} (preset)"] = evaluate(
+        cont, cont_params, baselines.constant(cont, cont_params), keys
+    )
+    rows[f"tuned constant LR {best:g}"] = grid[best]
+    rows["step decay (x0.5 / 10 steps)"] = evaluate(
+        cont, cont_params, baselines.step_decay(cont, cont_params), keys
+    )
+    rows["cosine decay"] = evaluate(
+        cont, cont_params, baselines.cosine_decay(cont, cont_params, horizon), keys
+    )
+    rows["reduce on plateau"] = evaluate(
+        cont, cont_params, baselines.reduce_on_plateau(cont, cont_params), keys
+    )
+    rows["early stopping (restore best)"] = evaluate(
+        cont, cont_params, baselines.early_stopping(cont, cont_params), keys
+    )
+    rows["random (full action set)"] = evaluate(
+        env, params, baselines.random_policy(env), keys
+    )
+    rows["PBT (8 members; best)"] = pbt_results(cont, cont_params, keys)
+    return rows
+
+
+def markdown(task: str, rows: dict) -> str:
+    lines = [
+        f"### {task}",
+        "",
+        "| policy | test accuracy (mean ± 95% CI) | holdout accuracy | inner steps | "
+        "wall s / seed |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        test = summarize(r["test_accuracy"])
+        lines.append(
+            f"| {name} | {test['mean']:.4f} ± {test['ci95']:.4f} | "
+            f"{np.mean(r['holdout_accuracy']):.4f} | {np.mean(r['inner_steps']):.0f} | "
+            f"{np.mean(r['wall_time_s']):.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(all_rows: dict, path: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1,
+        len(all_rows),
+        figsize=(6 * len(all_rows), 5),
+        squeeze=False,
+        constrained_layout=True,
+    )
+    for ax, (task, rows) in zip(axes[0], all_rows.items(), strict=True):
+        names = list(rows)
+        stats = [summarize(rows[n]["test_accuracy"]) for n in names]
+        ax.barh(names, [s["mean"] for s in stats], xerr=[s["ci95"] for s in stats])
+        low = min(s["mean"] - s["ci95"] for s in stats)
+        ax.set(title=task, xlabel="test accuracy", xlim=(max(0.0, low - 0.02), None))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--policy", type=pathlib.Path, default=None, help="PPO run dir")
+    parser.add_argument("--tasks", default="mnist-overfit,notmnist")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("comparison"))
+    args = parser.parse_args(argv)
+    unknown = set(args.tasks.split(",")) - set(TASKS)
+    if unknown:
+        raise ValueError(f"tasks must be among {sorted(TASKS)}, got {sorted(unknown)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    all_rows, text = {}, ""
+    for task in args.tasks.split(","):
+        all_rows[task] = compare_task(task, args.policy, args.data_dir, args.seeds)
+        text += markdown(task, all_rows[task]) + "\n"
+        print(markdown(task, all_rows[task]), flush=True)
+    (args.out / "comparison.md").write_text(text)
+    plot(all_rows, args.out / "comparison.png")
+    serial = {
+        task: {
+            name: {k: np.asarray(v).tolist() for k, v in r.items()}
+            for name, r in rows.items()
+        }
+        for task, rows in all_rows.items()
+    }
+    (args.out / "comparison.json").write_text(json.dumps(serial, indent=2))
+    return all_rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Each hand-made baseline does what it says."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import autotrain_jax as at
+from autotrain_jax import baselines
+from autotrain_jax.evaluation import evaluate, summarize
+
+
+@pytest.fixture(scope="module")
+def continuous():
+    env, params = at.make_env("tiny", action_set="continuous", max_lr_factor=10.0)
+    return env, params
+
+
+def lr_trace(env, params, policy, steps=8):
+    """The LR each step trained with, under `policy`."""
+    _, state = env.reset(jax.random.key(0), params)
+
+    def one(carry, key):
+        obs, state, policy_state = carry
+        action, policy_state = policy.act(key, obs, policy_state)
+        obs, state, _, _, _, info = env.step_env(key, state, action, params)
+        return (obs, state, policy_state), info["lr"]
+
+    obs = jnp.zeros(env.observation_space().shape)
+    keys = jax.random.split(jax.random.key(1), steps)
+    _, lrs = jax.jit(lambda: jax.lax.scan(one, (obs, state, policy.init()), keys))()
+    return np.asarray(lrs)
+
+
+def test_schedules_follow_their_formulas(continuous):
+    env, params = continuous
+    lr0 = params.initial_lr
+    steps = np.arange(8)
+    np.testing.assert_allclose(
+        lr_trace(env, params, baselines.constant(env, params)), lr0, rtol=1e-5
+    )
+    decay = lr_trace(
+        env, params, baselines.step_decay(env, params, every=3, factor=0.5)
+    )
+    np.testing.assert_allclose(decay, lr0 * 0.5 ** (steps // 3), rtol=1e-5)
+    cosine = lr_trace(env, params, baselines.cosine_decay(env, params, horizon=8))
+    expected = lr0 * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * steps / 8)))
+    np.testing.assert_allclose(cosine, expected, rtol=1e-4)
+
+
+def scripted(env, params, scores):
+    """Obs sequence whose newest record carries the given scores."""
+    k = env.config.num_losses
+    obs = np.zeros((len(scores), *env.observation_space().shape), np.float32)
+    obs[:, -1, k] = params.initial_lr
+    obs[:, -1, k + 1] = scores
+    return jnp.asarray(obs)
+
+
+def test_reduce_on_plateau_cuts_the_lr_after_patience_steps(continuous):
+    env, params = continuous
+    policy = baselines.reduce_on_plateau(env, params, patience=2, factor=0.5)
+    state, factors = policy.init(), []
+    for obs in scripted(env, params, [0, 0.5, 0.6, 0.6, 0.55, 0.6, 0.7, 0.7, 0.7]):
+        action, state = policy.act(None, obs, state)
+        factors.append(float(at.decode(action, params, env.config).lr_factor))
+    np.testing.assert_allclose(factors, [1, 1, 1, 1, 0.5, 1, 1, 1, 0.5], rtol=1e-5)
+
+
+def test_early_stopping_restores_the_best_scoring_weights(continuous):
+    env, params = continuous
+    policy = baselines.early_stopping(env, params, patience=2)
+    state = policy.init()
+    controls = []
+    for obs in scripted(env, params, [0, 0.5, 0.7, 0.6, 0.65]):
+        action, state = policy.act(None, obs, state)
+        controls.append(at.decode(action, params, env.config))
+    assert [bool(c.stop) for c in controls] == [False] * 4 + [True]
+    assert int(controls[-1].rewind) == 2  # back to the 0.7 record's weights
+    with pytest.raises(ValueError, match="patience"):
+        baselines.early_stopping(env, params, patience=env.config.history)
+
+    # end to end: the final weights are exactly the best-scoring ones seen
+    final = baselines.run_policy(
+        env, params, baselines.early_stopping(env, params), jax.random.key(4)
+    )
+    assert int(final.time) < int(params.max_steps_in_episode)
+    assert float(final.score) == float(jnp.max(final.weight_history.snapshots[2]))
+
+
+def test_pbt_exploit_copies_a_better_member_and_explore_perturbs_its_lr(continuous):
+    env, params = continuous
+    _, states = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.key(0), 4), params
+    )
+    states = states.replace(score=jnp.array([0.2, 0.9, 0.5, 0.1]))
+    new = baselines.exploit_explore(states, jax.random.key(1), 1, (0.8, 1.2), params)
+    chex.assert_trees_all_equal(  # member 3 (worst) now holds member 1's (best) weights
+        jax.tree.map(lambda x: x[3], new.params),
+        jax.tree.map(lambda x: x[1], states.params),
+    )
+    assert float(new.score[3]) == pytest.approx(0.9)
+    ratio = float(new.lr[3] / states.lr[1])
+    assert min(abs(ratio - 0.8), abs(ratio - 1.2)) < 1e-6
+    chex.assert_trees_all_equal(  # the others are untouched
+        jax.tree.map(lambda x: x[:3], new.params),
+        jax.tree.map(lambda x: x[:3], states.params),
+    )
+
+
+def test_pbt_rollout_runs_a_population_in_one_jit(continuous):
+    env, params = continuous
+    params = params.replace(max_steps_in_episode=4)
+    states = jax.jit(
+        lambda key: baselines.pbt_rollout(env, params, key, population=4, interval=2)
+    )(jax.random.key(0))
+    assert states.score.shape == (4,) and np.all(np.asarray(states.time) == 4)
+    chex.assert_tree_all_finite(states.params)
+
+
+def test_evaluate_reports_per_seed_results_and_a_confidence_interval(continuous):
+    env, params = continuous
+    keys = jax.random.split(jax.random.key(0), 3)
+    results = evaluate(env, params, baselines.constant(env, params), keys)
+    assert results["test_accuracy"].shape == (3,)
+    np.testing.assert_array_equal(results["inner_steps"], 8 * 10)
+    summary = summarize(results["test_accuracy"])
+    assert summary["n"] == 3 and summary["ci95"] > 0
+    assert summarize([1.0, 3.0])["ci95"] == pytest.approx(
+        12.706 * np.sqrt(2) / np.sqrt(2)
+    )
