@@ -150,17 +150,26 @@ def _ppo_run(directory, result_path, sleep=0.0):
     return subprocess.Popen(command, env=environ, stdout=log, stderr=subprocess.STDOUT)
 
 
+def _complete_checkpoints(directory: pathlib.Path) -> list[str]:
+    """Finalised orbax checkpoints (temporary ones carry a suffix until renamed)."""
+    if not directory.exists():
+        return []
+    return [p.name for p in directory.iterdir() if p.name.isdigit()]
+
+
 def test_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
     whole = _ppo_run(tmp_path / "whole", tmp_path / "whole.json")
-    victim = _ppo_run(tmp_path / "killed", tmp_path / "unused.json", sleep=0.5)
+    victim = _ppo_run(tmp_path / "killed", tmp_path / "unused.json", sleep=3.0)
     assert whole.wait(timeout=300) == 0, (tmp_path / "whole.log").read_text()[-2000:]
     deadline = time.time() + 240  # kill once at least one checkpoint is complete
-    while time.time() < deadline and not (tmp_path / "killed" / "2").exists():
-        time.sleep(0.2)
-    time.sleep(float(np.random.default_rng().uniform(0.0, 1.5)))
+    while time.time() < deadline and not _complete_checkpoints(tmp_path / "killed"):
+        time.sleep(0.1)
+    time.sleep(float(np.random.default_rng().uniform(0.0, 2.0)))
+    assert victim.poll() is None, "the run ended before it could be killed"
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=60)
     assert victim.returncode == -signal.SIGKILL
+    assert not (tmp_path / "unused.json").exists()
     resumed = _ppo_run(tmp_path / "killed", tmp_path / "resumed.json")
     assert resumed.wait(timeout=300) == 0, (tmp_path / "killed.log").read_text()[-2000:]
     expected = json.loads((tmp_path / "whole.json").read_text())
