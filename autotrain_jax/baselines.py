@@ -136,8 +136,16 @@ def random_policy(env) -> Policy:
     return stateless(lambda key, obs: space.sample(key))
 
 
-def run_policy(env: AutoTrainEnv, params: EnvParams, policy: Policy, key: jax.Array):
-    """One full episode; returns the state it ended in (frozen after the end)."""
+def run_policy(
+    env: AutoTrainEnv,
+    params: EnvParams,
+    policy: Policy,
+    key: jax.Array,
+    num_steps: int | None = None,
+):
+    """One full episode (`num_steps`, default the horizon; give it when `params`
+    is traced); returns the state it ended in (frozen after the end)."""
+    num_steps = int(params.max_steps_in_episode) if num_steps is None else num_steps
     key_reset, key_steps = jax.random.split(key)
     obs, state = env.reset(key_reset, params)
 
@@ -151,7 +159,7 @@ def run_policy(env: AutoTrainEnv, params: EnvParams, policy: Policy, key: jax.Ar
         state = jax.tree.map(lambda a, b: jnp.where(alive, a, b), next_state, state)
         return (obs, state, policy_state, alive & ~(terminated | truncated)), None
 
-    keys = jax.random.split(key_steps, int(params.max_steps_in_episode))
+    keys = jax.random.split(key_steps, num_steps)
     carry = (obs, state, policy.init(), jnp.bool_(True))
     (_, state, _, _), _ = jax.lax.scan(one, carry, keys)
     return state
@@ -184,6 +192,7 @@ def pbt_rollout(
     interval: int = 4,
     quantile: float = 0.25,
     factors: tuple[float, float] = (0.8, 1.2),
+    num_steps: int | None = None,
 ) -> EnvState:
     """Population Based Training (Jaderberg et al. 2017) inside one jit.
 
@@ -193,7 +202,7 @@ def pbt_rollout(
     `factors` (explore). Returns the batched final states [population, ...].
     """
     num_copy = max(1, int(population * quantile))
-    horizon = int(params.max_steps_in_episode)
+    horizon = int(params.max_steps_in_episode) if num_steps is None else num_steps
     keep = continuous_action(env, params, 1.0)
     step = jax.vmap(env.step_env, in_axes=(0, 0, None, None))
     key_reset, key_steps = jax.random.split(key)

@@ -53,11 +53,14 @@ def evaluate(
     """
     policy = policy if isinstance(policy, Policy) else stateless(policy)
 
-    def one(key):
-        return final_metrics(env, params, run_policy(env, params, policy, key))
+    horizon = int(params.max_steps_in_episode)
+
+    def one(key, params):  # params (with the data) is an argument, not a constant
+        state = run_policy(env, params, policy, key, horizon)
+        return final_metrics(env, params, state)
 
     start = time.perf_counter()
-    results = jax.device_get(jax.jit(jax.vmap(one))(keys))
+    results = jax.device_get(jax.jit(jax.vmap(one, in_axes=(0, None)))(keys, params))
     results["wall_time_s"] = np.full(
         len(keys), (time.perf_counter() - start) / len(keys)
     )

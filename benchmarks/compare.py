@@ -54,8 +54,12 @@ def controller_policy(policy_dir: pathlib.Path, env):
 def pbt_results(env, params, keys, population=8):
     """Per seed: the best-scoring member's final metrics; compute of all members."""
 
-    def one(key):
-        states = baselines.pbt_rollout(env, params, key, population=population)
+    horizon = int(params.max_steps_in_episode)
+
+    def one(key, params):
+        states = baselines.pbt_rollout(
+            env, params, key, population=population, num_steps=horizon
+        )
         best = jax.tree.map(lambda x: x[np.argmax(states.score)], states)
         metrics = final_metrics(env, params, best)
         metrics["inner_steps"] = states.inner_steps.sum()
@@ -64,7 +68,7 @@ def pbt_results(env, params, keys, population=8):
     import time
 
     start = time.perf_counter()
-    results = jax.device_get(jax.jit(jax.vmap(one))(keys))
+    results = jax.device_get(jax.jit(jax.vmap(one, in_axes=(0, None)))(keys, params))
     results["wall_time_s"] = np.full(
         len(keys), (time.perf_counter() - start) / len(keys)
     )

@@ -84,8 +84,8 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         "constant_lr": evaluate(env, params, keep_policy(env), keys),
     }
     horizon = int(params.max_steps_in_episode)
-    log, _ = jax.jit(lambda key: rollout(env, params, controller, key, horizon))(
-        keys[0]
+    log, _ = jax.jit(lambda key, p: rollout(env, p, controller, key, horizon))(
+        keys[0], params
     )
     write_csv(episode_rows(log), out / "controlled_run.csv")
     plot_episode(log, out / "controlled_run.png")
