@@ -11,10 +11,10 @@ os.environ.setdefault(
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import pytest  # noqa: E402
 
 import autotrain_jax as at  # noqa: E402
+from autotrain_jax.evaluation import keep_policy  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -38,10 +38,5 @@ def tiny():
 
 
 def keep_action(env):
-    """The id (or box action) that keeps the LR and does not rewind."""
-    config = env.config
-    if config.action_set == "full":
-        return jnp.int32(config.history)  # LR factor index 1 (x1.0), rewind 0
-    if config.action_set == "reduced":
-        return jnp.int32(0)
-    return jnp.array([0.0, -1.0, -1.0, -1.0])
+    """The action that keeps the LR and does not rewind (the constant-LR policy's)."""
+    return keep_policy(env)(None, None)

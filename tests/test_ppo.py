@@ -125,24 +125,21 @@ def test_resumed_run_ends_identical_to_an_uninterrupted_one(tmp_path):
         config, env, params, jax.random.key(0), progress=False
     )
     directory = tmp_path / "checkpoints"
-    run.train(
-        config,
-        env,
-        params,
-        jax.random.key(0),
-        checkpoint_dir=directory,
-        checkpoint_every=2,
-    )
+
+    def checkpointed_run():
+        return run.train(
+            config,
+            env,
+            params,
+            jax.random.key(0),
+            checkpoint_dir=directory,
+            checkpoint_every=2,
+            progress=False,
+        )
+
+    checkpointed_run()
     shutil.rmtree(directory / "4")  # as if the run had been killed after update 2
-    resumed, rows, _ = run.train(
-        config,
-        env,
-        params,
-        jax.random.key(0),
-        checkpoint_dir=directory,
-        checkpoint_every=2,
-        progress=False,
-    )
+    resumed, rows, _ = checkpointed_run()
     assert len(rows) == 4 and rows == whole_rows
     saveable = jax.tree.map(np.asarray, run._to_saveable(whole))
     jax.tree.map(np.testing.assert_array_equal, saveable, run._to_saveable(resumed))
