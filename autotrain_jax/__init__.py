@@ -1,6 +1,6 @@
 """autotrain_jax: a vectorised JAX environment for learning to steer training."""
 
-from autotrain_jax.actions import Control, decode, num_actions
+from autotrain_jax.actions import Control, decode, encode_continuous, num_actions
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.data import Dataset, from_arrays, load_dataset
 from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState, check_params
@@ -21,6 +21,7 @@ __all__ = [
     "WeightHistory",
     "check_params",
     "decode",
+    "encode_continuous",
     "from_arrays",
     "load_dataset",
     "make_env",

@@ -98,6 +98,20 @@ def decode(action: jax.Array, params, config: EnvConfig) -> Control:
     return _decode_continuous(action, params, config.history)
 
 
+def encode_continuous(control: Control, params, history: int) -> jax.Array:
+    """The `continuous` action that decodes to `control` (LR factor up to float
+    rounding), so a controller of any action set can act in the continuous one.
+
+    The factor must lie within [1 / max_lr_factor, max_lr_factor]; it is clipped.
+    """
+    a0 = jnp.log(control.lr_factor) / jnp.log(params.max_lr_factor)
+    a1 = 2.0 * control.rewind / max(history - 1, 1) - 1.0
+    a2 = jnp.where(control.reinit, 1.0, -1.0)
+    a3 = jnp.where(control.stop, 1.0, -1.0)
+    action = jnp.stack([a0, a1, a2, a3]).astype(jnp.float32)
+    return jnp.clip(action, -1.0, 1.0)
+
+
 def control_name(lr_factor: float, rewind: int, reinit: bool, stop: bool) -> str:
     """A readable label for one decoded control (host side, for logs)."""
     if stop:

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from autotrain_jax import actions
 from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
 
 
@@ -27,6 +28,43 @@ class Policy(NamedTuple):
 def stateless(fn: Callable[[jax.Array, jax.Array], jax.Array]) -> Policy:
     """Wraps `fn(key, obs) -> action` (e.g. a trained controller) as a `Policy`."""
     return Policy(lambda: (), lambda key, obs, state: (fn(key, obs), state))
+
+
+def as_policy(policy) -> Policy:
+    """`policy` if it is a `Policy`, else a stateless `fn(key, obs) -> action`."""
+    return policy if isinstance(policy, Policy) else stateless(policy)
+
+
+def in_continuous(policy, env: AutoTrainEnv, params: EnvParams) -> Policy:
+    """`policy`, which acts in `env`'s action set, re-expressed as continuous
+    actions (same LR factors, rewinds, re-inits and stops), so that it can share
+    one batched evaluation with the continuous baselines.
+
+    Raises:
+      ValueError: if `params.max_lr_factor` cannot express the set's LR factors.
+    """
+    policy = as_policy(policy)
+    if env.config.action_set == "continuous":
+        return policy
+    factors = (
+        params.full_lr_factors
+        if env.config.action_set == "full"
+        else params.reduced_lr_factors
+    )
+    widest = max(max(factors), 1.0 / min(factors))
+    if params.max_lr_factor < widest:
+        raise ValueError(
+            f"max_lr_factor must be >= {widest:g} to express the "
+            f"{env.config.action_set!r} set's LR factors {tuple(factors)}, "
+            f"got {params.max_lr_factor}"
+        )
+
+    def act(key, obs, state):
+        action, state = policy.act(key, obs, state)
+        control = actions.decode(action, params, env.config)
+        return actions.encode_continuous(control, params, env.config.history), state
+
+    return Policy(policy.init, act)
 
 
 def continuous_action(
@@ -57,9 +95,11 @@ def schedule(env, params, lr_at: Callable[[jax.Array], jax.Array]) -> Policy:
     return Policy(lambda: jnp.int32(0), act)
 
 
-def constant(env, params) -> Policy:
-    """Keeps the initial LR (sweep `params.initial_lr` for a tuned constant)."""
-    return schedule(env, params, lambda t: jnp.asarray(params.initial_lr, jnp.float32))
+def constant(env, params, lr: float | None = None) -> Policy:
+    """Trains at `lr` throughout (default: the initial LR), set on the first step;
+    sweep `lr` for a tuned constant."""
+    lr = params.initial_lr if lr is None else lr
+    return schedule(env, params, lambda t: jnp.asarray(lr, jnp.float32))
 
 
 def step_decay(env, params, every: int = 10, factor: float = 0.5) -> Policy:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from autotrain_jax.baselines import Policy, run_policy, stateless
+from autotrain_jax.baselines import Policy, as_policy, run_policy
 from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
 
 # two-sided 95% Student-t quantiles by degrees of freedom (1..30); 1.96 beyond
@@ -51,20 +52,63 @@ def evaluate(
     train_accuracy (whole splits), inner_steps, env_steps, and wall_time_s (the
     batch's wall time, compile included, divided among the seeds).
     """
-    policy = policy if isinstance(policy, Policy) else stateless(policy)
+    return evaluate_many(env, params, {"policy": policy}, keys)["policy"]
 
+
+def evaluate_many(
+    env: AutoTrainEnv, params: EnvParams, policies: Mapping[str, Any], keys: jax.Array
+) -> dict[str, dict[str, np.ndarray]]:
+    """`evaluate` for several policies at once: one jit, one vmapped batch of
+    len(policies) x len(keys) episodes, compiled once whatever the number of
+    policies. Every policy sees the same keys (the same initial weights and
+    minibatches per seed), so differences between rows are paired.
+
+    All policies must act in `env`'s action set (see `baselines.in_continuous`).
+    wall_time_s is the whole batch's wall time divided among all its episodes.
+    """
+    names = list(policies)
+    combined = _switch([as_policy(policies[name]) for name in names])
     horizon = int(params.max_steps_in_episode)
 
-    def one(key, params):  # params (with the data) is an argument, not a constant
-        state = run_policy(env, params, policy, key, horizon)
+    def one(index, key, params):  # params (with the data): an argument, not a constant
+        state = run_policy(env, params, combined(index), key, horizon)
         return final_metrics(env, params, state)
 
+    index = jnp.repeat(jnp.arange(len(names)), len(keys))
+    tiled = jnp.tile(keys, len(names))
     start = time.perf_counter()
-    results = jax.device_get(jax.jit(jax.vmap(one, in_axes=(0, None)))(keys, params))
-    results["wall_time_s"] = np.full(
-        len(keys), (time.perf_counter() - start) / len(keys)
-    )
+    batched = jax.jit(jax.vmap(one, in_axes=(0, 0, None)))(index, tiled, params)
+    batched = jax.device_get(batched)
+    per_episode = (time.perf_counter() - start) / len(index)
+    results = {}
+    for i, name in enumerate(names):
+        results[name] = {
+            k: v[i * len(keys) : (i + 1) * len(keys)] for k, v in batched.items()
+        }
+        results[name]["wall_time_s"] = np.full(len(keys), per_episode)
     return results
+
+
+def _switch(policies: list[Policy]) -> Callable[[jax.Array], Policy]:
+    """`index -> Policy` acting as `policies[index]` (a traced index is fine)."""
+    if len(policies) == 1:
+        return lambda index: policies[0]
+
+    def select(index):
+        def branch(i):
+            def act(key, obs, states):
+                action, state = policies[i].act(key, obs, states[i])
+                return action, (*states[:i], state, *states[i + 1 :])
+
+            return act
+
+        def act(key, obs, states):
+            branches = [branch(i) for i in range(len(policies))]
+            return jax.lax.switch(index, branches, key, obs, states)
+
+        return Policy(lambda: tuple(p.init() for p in policies), act)
+
+    return select
 
 
 def summarize(values) -> dict[str, float]:

@@ -4,10 +4,13 @@
     python benchmarks/compare.py --policy runs/mnist-mlp --data-dir ../shared/data \
         --tasks mnist-overfit,notmnist --seeds 8 --out benchmarks/comparison
 
-Every policy acts through the same environment (same data, T, horizon); the
-baselines use the continuous action set (LR factors up to x10 either way). Test
-accuracy is on the test split, which no policy and no reward ever sees; the tuned
-constant LR is the grid point with the best mean *holdout* accuracy.
+Every policy acts through the same environment (same data, T, horizon, and the
+same seeds: initial weights and minibatches are paired across rows). The baselines
+use the continuous action set (LR factors up to x10 either way); the controller and
+the random policy act in the full set, re-expressed as continuous actions, so all
+rows but PBT run as one batched jit. Test accuracy is on the test split, which no
+policy and no reward ever sees; the tuned constant LR is the grid point (x0.3, x1,
+x3, x10 the preset's initial LR) with the best mean *holdout* accuracy.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import autotrain_jax as at
@@ -24,9 +29,9 @@ from autotrain_jax import baselines
 from autotrain_jax.agents.ppo.experiment import load_policy
 from autotrain_jax.agents.ppo.networks import ActorCritic, PolicyOutput, greedy
 from autotrain_jax.agents.ppo.train import RunningStats
-from autotrain_jax.evaluation import evaluate, final_metrics, summarize
+from autotrain_jax.evaluation import evaluate_many, final_metrics, summarize
 
-LR_GRID = (0.003, 0.01, 0.03, 0.1)
+LR_GRID = (0.3, 1.0, 3.0, 10.0)  # constant LRs tried, x the preset's initial LR
 TASKS = {  # name: (preset, overrides); budgets fixed and documented here
     "mnist-overfit": ("mnist-mlp", {"train_size": 400, "holdout_size": 800}),
     "notmnist": ("mnist-mlp", {"dataset": "notmnist"}),
@@ -60,12 +65,10 @@ def pbt_results(env, params, keys, population=8):
         states = baselines.pbt_rollout(
             env, params, key, population=population, num_steps=horizon
         )
-        best = jax.tree.map(lambda x: x[np.argmax(states.score)], states)
+        best = jax.tree.map(lambda x: x[jnp.argmax(states.score)], states)
         metrics = final_metrics(env, params, best)
         metrics["inner_steps"] = states.inner_steps.sum()
         return metrics
-
-    import time
 
     start = time.perf_counter()
     results = jax.device_get(jax.jit(jax.vmap(one, in_axes=(0, None)))(keys, params))
@@ -75,50 +78,49 @@ def pbt_results(env, params, keys, population=8):
     return results
 
 
-def compare_task(task, policy_dir, data_dir, seeds):
+def compare_task(task, policy_dir, data_dir, seeds, population=8):
+    """Every row of one task's table: {policy name: per-seed results}."""
     preset, overrides = TASKS[task]
-    data = {"data_dir": data_dir} if preset != "tiny" else {}
-    env, params = at.make_env(preset, **overrides, **data)
+    data = {} if preset == "tiny" else {"data_dir": data_dir}
+    env, params = at.make_env(preset, **overrides, **data)  # the controller's env
     cont, cont_params = at.make_env(
-        preset, action_set="continuous", max_lr_factor=10.0, **overrides, **data
+        preset,
+        data=params.data,
+        action_set="continuous",
+        max_lr_factor=10.0,
+        **overrides,
     )
     keys = jax.random.split(jax.random.key(2024), seeds)
     horizon = int(params.max_steps_in_episode)
-    rows = {}
+    lr0 = cont_params.initial_lr
+    policies = {}
     if policy_dir is not None:
-        rows["PPO controller"] = evaluate(
-            env, params, controller_policy(policy_dir, env), keys
+        controller = controller_policy(policy_dir, env)
+        policies["PPO controller"] = baselines.in_continuous(
+            controller, env, cont_params
         )
-    grid = {
-        lr: evaluate(
-            cont,
-            cont_params.replace(initial_lr=lr),
-            baselines.constant(cont, cont_params.replace(initial_lr=lr)),
-            keys,
-        )
-        for lr in LR_GRID
-    }
-    best = max(grid, key=lambda lr: grid[lr]["holdout_accuracy"].mean())
-    rows[f"constant LR {cont_params.initial_lr:g} (preset)"] = evaluate(
-        cont, cont_params, baselines.constant(cont, cont_params), keys
+    grid = {f"constant LR {lr0 * f:.2g}": lr0 * f for f in LR_GRID}
+    for name, lr in grid.items():
+        policies[name] = baselines.constant(cont, cont_params, lr)
+    policies["step decay (x0.5 / 10 steps)"] = baselines.step_decay(cont, cont_params)
+    policies["cosine decay"] = baselines.cosine_decay(cont, cont_params, horizon)
+    policies["reduce on plateau"] = baselines.reduce_on_plateau(cont, cont_params)
+    policies["early stopping (restore best)"] = baselines.early_stopping(
+        cont, cont_params
     )
-    rows[f"tuned constant LR {best:g}"] = grid[best]
-    rows["step decay (x0.5 / 10 steps)"] = evaluate(
-        cont, cont_params, baselines.step_decay(cont, cont_params), keys
+    policies["random (full action set)"] = baselines.in_continuous(
+        baselines.random_policy(env), env, cont_params
     )
-    rows["cosine decay"] = evaluate(
-        cont, cont_params, baselines.cosine_decay(cont, cont_params, horizon), keys
+    results = evaluate_many(cont, cont_params, policies, keys)
+
+    tuned = max(grid, key=lambda name: results[name]["holdout_accuracy"].mean())
+    rows = {"PPO controller": results.pop("PPO controller")} if policy_dir else {}
+    rows[f"constant LR {lr0:.2g} (preset)"] = results[f"constant LR {lr0:.2g}"]
+    rows[f"tuned {tuned} (best holdout of {len(grid)})"] = results[tuned]
+    rows |= {name: r for name, r in results.items() if name not in grid}
+    rows[f"PBT ({population} members; best)"] = pbt_results(
+        cont, cont_params, keys, population
     )
-    rows["reduce on plateau"] = evaluate(
-        cont, cont_params, baselines.reduce_on_plateau(cont, cont_params), keys
-    )
-    rows["early stopping (restore best)"] = evaluate(
-        cont, cont_params, baselines.early_stopping(cont, cont_params), keys
-    )
-    rows["random (full action set)"] = evaluate(
-        env, params, baselines.random_policy(env), keys
-    )
-    rows["PBT (8 members; best)"] = pbt_results(cont, cont_params, keys)
     return rows
 
 

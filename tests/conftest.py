@@ -1,5 +1,7 @@
 """Shared fixtures: the tiny preset on embedded MNIST, compiled once per session."""
 
+import contextlib
+import io
 import os
 import tempfile
 
@@ -14,6 +16,7 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 import autotrain_jax as at  # noqa: E402
+from autotrain_jax.agents.ppo import experiment  # noqa: E402
 from autotrain_jax.evaluation import keep_policy  # noqa: E402
 
 
@@ -40,3 +43,15 @@ def tiny():
 def keep_action(env):
     """The action that keeps the LR and does not rewind (the constant-LR policy's)."""
     return keep_policy(env)(None, None)
+
+
+@pytest.fixture(scope="session")
+def tiny_ppo_run(tmp_path_factory):
+    """The PPO example at toy sizes on `tiny`: (run dir, summary, printed text)."""
+    out = tmp_path_factory.mktemp("ppo") / "run"
+    argv = ["--num-envs", "4", "--num-steps", "4", "--num-updates", "2"]
+    argv += ["--eval-seeds", "2", "--out", str(out), "--quiet"]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        summary = experiment.main(argv, preset="tiny")
+    return out, summary, printed.getvalue()

@@ -8,7 +8,7 @@ import pytest
 
 import autotrain_jax as at
 from autotrain_jax import baselines
-from autotrain_jax.evaluation import evaluate, summarize
+from autotrain_jax.evaluation import evaluate, evaluate_many, summarize
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +130,38 @@ def test_evaluate_reports_per_seed_results_and_a_confidence_interval(continuous)
     assert summarize([1.0, 3.0])["ci95"] == pytest.approx(
         12.706 * np.sqrt(2) / np.sqrt(2)
     )
+
+    # several policies in one batch: each row is what it would be on its own
+    both = evaluate_many(
+        env,
+        params,
+        {
+            "early stopping": baselines.early_stopping(env, params),
+            "constant": baselines.constant(env, params),
+        },
+        keys,
+    )
+    assert list(both) == ["early stopping", "constant"]
+    for name in ("test_accuracy", "holdout_accuracy", "inner_steps"):
+        np.testing.assert_allclose(both["constant"][name], results[name], rtol=1e-6)
+    assert np.all(both["early stopping"]["inner_steps"] <= 8 * 10)
+
+
+@pytest.mark.parametrize("action_set", ["full", "reduced"])
+def test_discrete_actions_round_trip_through_the_continuous_set(action_set):
+    config = at.EnvConfig(history=4, action_set=action_set)
+    continuous = at.EnvConfig(history=4, action_set="continuous")
+    params = at.EnvParams(data=None, max_lr_factor=10.0)
+    for action in range(at.num_actions(config)):
+        control = at.decode(jnp.int32(action), params, config)
+        encoded = at.encode_continuous(control, params, config.history)
+        again = at.decode(encoded, params, continuous)
+        np.testing.assert_allclose(again.lr_factor, control.lr_factor, rtol=1e-6)
+        for field in ("rewind", "reinit", "stop", "invalid"):
+            assert getattr(again, field) == getattr(control, field), (action, field)
+
+
+def test_in_continuous_needs_room_for_the_sets_lr_factors():
+    env, params = at.make_env("tiny", action_set="reduced")
+    with pytest.raises(ValueError, match="max_lr_factor must be >= 5"):
+        baselines.in_continuous(baselines.random_policy(env), env, params)

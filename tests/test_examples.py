@@ -1,18 +1,15 @@
-"""The PPO example end to end at toy sizes, and the benchmark's quick mode pieces."""
+"""The PPO example end to end at toy sizes."""
 
 import json
 
 import jax
 import numpy as np
 
-from autotrain_jax.agents.ppo.experiment import load_policy, main
+from autotrain_jax.agents.ppo.experiment import load_policy
 
 
-def test_ppo_example_writes_its_outputs(tmp_path, capsys):
-    out = tmp_path / "run"
-    argv = ["--num-envs", "4", "--num-steps", "4", "--num-updates", "2"]
-    argv += ["--eval-seeds", "2", "--out", str(out), "--quiet"]
-    summary = main(argv, preset="tiny")
+def test_ppo_example_writes_its_outputs(tiny_ppo_run):
+    out, summary, printed = tiny_ppo_run
     for name in (
         "config.json",
         "metrics.json",
@@ -32,5 +29,4 @@ def test_ppo_example_writes_its_outputs(tmp_path, capsys):
     assert summary["constant_lr"]["inner_steps_mean"] == 8 * 10  # horizon x T
     policy = load_policy(out / "policy")
     assert np.isfinite(jax.tree.leaves(policy["agent_params"])[0]).all()
-    printed = capsys.readouterr().out
     assert "PPO controller: test accuracy" in printed and "constant LR" in printed
