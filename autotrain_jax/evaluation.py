@@ -67,6 +67,8 @@ def evaluate_many(
     wall_time_s is the whole batch's wall time divided among all its episodes.
     """
     names = list(policies)
+    if not names:
+        raise ValueError("policies must hold at least one {name: policy}, got {}")
     combined = _switch([as_policy(policies[name]) for name in names])
     horizon = int(params.max_steps_in_episode)
 

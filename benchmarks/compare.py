@@ -2,7 +2,7 @@
 
     python examples/ppo_mnist.py --out runs/mnist-mlp            # the controller
     python benchmarks/compare.py --policy runs/mnist-mlp --data-dir ../shared/data \
-        --tasks mnist-overfit,notmnist --seeds 8 --out benchmarks/comparison
+        --tasks mnist-overfit,notmnist,cifar10 --seeds 8 --out benchmarks/comparison
 
 Every policy acts through the same environment (same data, T, horizon, and the
 same seeds: initial weights and minibatches are paired across rows). The baselines
@@ -10,7 +10,9 @@ use the continuous action set (LR factors up to x10 either way); the controller 
 the random policy act in the full set, re-expressed as continuous actions, so all
 rows but PBT run as one batched jit. Test accuracy is on the test split, which no
 policy and no reward ever sees; the tuned constant LR is the grid point (x0.3, x1,
-x3, x10 the preset's initial LR) with the best mean *holdout* accuracy.
+x3, x10 the preset's initial LR) with the best mean *holdout* accuracy. Wall time
+per seed is the batch's wall time (compile included) divided among its episodes;
+inner steps are the compute each policy asked for.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import json
 import pathlib
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,34 +29,29 @@ import numpy as np
 
 import autotrain_jax as at
 from autotrain_jax import baselines
-from autotrain_jax.agents.ppo.experiment import load_policy
-from autotrain_jax.agents.ppo.networks import ActorCritic, PolicyOutput, greedy
-from autotrain_jax.agents.ppo.train import RunningStats
+from autotrain_jax.agents.ppo.experiment import load_controller
 from autotrain_jax.evaluation import evaluate_many, final_metrics, summarize
 
 LR_GRID = (0.3, 1.0, 3.0, 10.0)  # constant LRs tried, x the preset's initial LR
-TASKS = {  # name: (preset, overrides); budgets fixed and documented here
-    "mnist-overfit": ("mnist-mlp", {"train_size": 400, "holdout_size": 800}),
-    "notmnist": ("mnist-mlp", {"dataset": "notmnist"}),
-    "cifar10": ("cifar10-cnn", {}),
-    "tiny": ("tiny", {}),
+
+
+class Task(NamedTuple):
+    """One comparison setting; its budget is fixed here, not on the command line."""
+
+    preset: str
+    overrides: dict
+    population: int = 8  # PBT members (each trains a full episode)
+
+
+TASKS = {
+    # 400 training images, 40 steps x T=50: long enough to overfit
+    "mnist-overfit": Task("mnist-mlp", {"train_size": 400, "holdout_size": 800}),
+    # the mnist-mlp preset on letters the MNIST controller never saw
+    "notmnist": Task("mnist-mlp", {"dataset": "notmnist"}),
+    # 8 steps x T=50 = 400 Adam steps, PBT with 4 members: a 2-core CPU budget
+    "cifar10": Task("cifar10-cnn", {"max_steps_in_episode": 8}, population=4),
+    "tiny": Task("tiny", {}),  # the CI-sized run
 }
-
-
-def controller_policy(policy_dir: pathlib.Path, env):
-    config = json.loads((policy_dir / "config.json").read_text())
-    saved = load_policy(policy_dir / "policy")
-    network = ActorCritic(env.num_actions, False, tuple(config["ppo"]["hidden"]))
-    stats = RunningStats(**saved["obs_stats"])
-    normalize = config["ppo"]["normalize_obs"]
-
-    def act(key, obs):
-        out: PolicyOutput = network.apply(
-            saved["agent_params"], stats.normalize(obs) if normalize else obs
-        )
-        return greedy(out, False)
-
-    return act
 
 
 def pbt_results(env, params, keys, population=8):
@@ -78,9 +76,9 @@ def pbt_results(env, params, keys, population=8):
     return results
 
 
-def compare_task(task, policy_dir, data_dir, seeds, population=8):
+def compare_task(task, policy_dirs, data_dir, seeds):
     """Every row of one task's table: {policy name: per-seed results}."""
-    preset, overrides = TASKS[task]
+    preset, overrides, population = TASKS[task]
     data = {} if preset == "tiny" else {"data_dir": data_dir}
     env, params = at.make_env(preset, **overrides, **data)  # the controller's env
     cont, cont_params = at.make_env(
@@ -93,12 +91,14 @@ def compare_task(task, policy_dir, data_dir, seeds, population=8):
     keys = jax.random.split(jax.random.key(2024), seeds)
     horizon = int(params.max_steps_in_episode)
     lr0 = cont_params.initial_lr
-    policies = {}
-    if policy_dir is not None:
-        controller = controller_policy(policy_dir, env)
-        policies["PPO controller"] = baselines.in_continuous(
-            controller, env, cont_params
-        )
+    controllers = {
+        f"PPO controller ({path.name})": load_controller(path, env)
+        for path in policy_dirs
+    }
+    policies = {
+        name: baselines.in_continuous(controller, env, cont_params)
+        for name, controller in controllers.items()
+    }
     grid = {f"constant LR {lr0 * f:.2g}": lr0 * f for f in LR_GRID}
     for name, lr in grid.items():
         policies[name] = baselines.constant(cont, cont_params, lr)
@@ -114,7 +114,7 @@ def compare_task(task, policy_dir, data_dir, seeds, population=8):
     results = evaluate_many(cont, cont_params, policies, keys)
 
     tuned = max(grid, key=lambda name: results[name]["holdout_accuracy"].mean())
-    rows = {"PPO controller": results.pop("PPO controller")} if policy_dir else {}
+    rows = {name: results.pop(name) for name in controllers}
     rows[f"constant LR {lr0:.2g} (preset)"] = results[f"constant LR {lr0:.2g}"]
     rows[f"tuned {tuned} (best holdout of {len(grid)})"] = results[tuned]
     rows |= {name: r for name, r in results.items() if name not in grid}
@@ -125,17 +125,24 @@ def compare_task(task, policy_dir, data_dir, seeds, population=8):
 
 
 def markdown(task: str, rows: dict) -> str:
+    """The task's table; the difference column pairs seeds with the preset's
+    constant LR (same initial weights and minibatches)."""
+    reference = next(r for name, r in rows.items() if name.endswith("(preset)"))
     lines = [
         f"### {task}",
         "",
-        "| policy | test accuracy (mean ± 95% CI) | holdout accuracy | inner steps | "
-        "wall s / seed |",
-        "|---|---|---|---|---|",
+        "| policy | test accuracy (mean ± 95% CI) | vs preset constant (paired) | "
+        "holdout accuracy | inner steps | wall s / seed |",
+        "|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
         test = summarize(r["test_accuracy"])
+        diff = summarize(
+            np.asarray(r["test_accuracy"]) - np.asarray(reference["test_accuracy"])
+        )
         lines.append(
             f"| {name} | {test['mean']:.4f} ± {test['ci95']:.4f} | "
+            f"{diff['mean']:+.4f} ± {diff['ci95']:.4f} | "
             f"{np.mean(r['holdout_accuracy']):.4f} | {np.mean(r['inner_steps']):.0f} | "
             f"{np.mean(r['wall_time_s']):.2f} |"
         )
@@ -167,8 +174,14 @@ def plot(all_rows: dict, path: pathlib.Path) -> None:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--policy", type=pathlib.Path, default=None, help="PPO run dir")
-    parser.add_argument("--tasks", default="mnist-overfit,notmnist")
+    parser.add_argument(
+        "--policy",
+        type=pathlib.Path,
+        action="append",
+        default=[],
+        help="a PPO run's --out folder (repeatable)",
+    )
+    parser.add_argument("--tasks", default="mnist-overfit,notmnist,cifar10")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("comparison"))
@@ -177,13 +190,19 @@ def main(argv=None):
     if unknown:
         raise ValueError(f"tasks must be among {sorted(TASKS)}, got {sorted(unknown)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    all_rows, text = {}, ""
-    for task in args.tasks.split(","):
+    all_rows = {}
+    for task in args.tasks.split(","):  # outputs rewritten after every task
         all_rows[task] = compare_task(task, args.policy, args.data_dir, args.seeds)
-        text += markdown(task, all_rows[task]) + "\n"
         print(markdown(task, all_rows[task]), flush=True)
-    (args.out / "comparison.md").write_text(text)
-    plot(all_rows, args.out / "comparison.png")
+        write(all_rows, args.out)
+    return all_rows
+
+
+def write(all_rows: dict, out: pathlib.Path) -> None:
+    """comparison.md, comparison.png and comparison.json (every seed) in `out`."""
+    text = "\n".join(markdown(task, rows) for task, rows in all_rows.items())
+    (out / "comparison.md").write_text(text)
+    plot(all_rows, out / "comparison.png")
     serial = {
         task: {
             name: {k: np.asarray(v).tolist() for k, v in r.items()}
@@ -191,8 +210,7 @@ def main(argv=None):
         }
         for task, rows in all_rows.items()
     }
-    (args.out / "comparison.json").write_text(json.dumps(serial, indent=2))
-    return all_rows
+    (out / "comparison.json").write_text(json.dumps(serial, indent=2))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def test_comparison_runs_every_policy_on_tiny(tiny_ppo_run, tmp_path):
     rows = json.loads((tmp_path / "comparison.json").read_text())["tiny"]
     names = list(rows)
     assert names[:3] == [
-        "PPO controller",
+        "PPO controller (run)",
         "constant LR 0.01 (preset)",
         next(n for n in names if n.startswith("tuned constant LR")),
     ]
@@ -43,7 +43,7 @@ def test_comparison_runs_every_policy_on_tiny(tiny_ppo_run, tmp_path):
     horizon_steps = 8 * 10  # tiny: 8 env steps of T = 10
     assert rows["constant LR 0.01 (preset)"]["inner_steps"] == [horizon_steps] * 2
     assert rows["PBT (8 members; best)"]["inner_steps"] == [8 * horizon_steps] * 2
-    assert all(n <= horizon_steps for n in rows["PPO controller"]["inner_steps"])
+    assert all(n <= horizon_steps for n in rows["PPO controller (run)"]["inner_steps"])
     table = (tmp_path / "comparison.md").read_text()
     assert all(name in table for name in names)
     assert (tmp_path / "comparison.png").stat().st_size > 0

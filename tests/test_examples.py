@@ -4,8 +4,10 @@ import json
 
 import jax
 import numpy as np
+import pytest
 
-from autotrain_jax.agents.ppo.experiment import load_policy
+import autotrain_jax as at
+from autotrain_jax.agents.ppo.experiment import load_controller, load_policy, main
 
 
 def test_ppo_example_writes_its_outputs(tiny_ppo_run):
@@ -30,3 +32,22 @@ def test_ppo_example_writes_its_outputs(tiny_ppo_run):
     policy = load_policy(out / "policy")
     assert np.isfinite(jax.tree.leaves(policy["agent_params"])[0]).all()
     assert "PPO controller: test accuracy" in printed and "constant LR" in printed
+
+
+def test_a_saved_controller_loads_for_a_matching_env_only(tiny_ppo_run):
+    out, _, _ = tiny_ppo_run
+    env, params = at.make_env("tiny")
+    act = load_controller(out, env)
+    obs, _ = env.reset(jax.random.key(0), params)
+    action = act(None, obs)
+    assert action.shape == () and 0 <= int(action) < env.num_actions
+    wider, _ = at.make_env("tiny", history=4)
+    with pytest.raises(ValueError, match="history, record_size, action_set"):
+        load_controller(out, wider)
+
+
+def test_env_overrides_are_parsed_and_bad_ones_named(tmp_path):
+    with pytest.raises(SystemExit):  # argparse: expected KEY=VALUE
+        main(["--env", "train_size", "--out", str(tmp_path)], preset="tiny")
+    with pytest.raises(ValueError, match="unknown settings"):
+        main(["--env", "trian_size=400", "--out", str(tmp_path)], preset="tiny")

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import dataclasses
 import json
 import os
 import pathlib
 import time
+from collections.abc import Callable
 
 import jax
 import numpy as np
 
 import autotrain_jax as at
-from autotrain_jax.agents.ppo import PPOConfig
+from autotrain_jax.agents.ppo import PPOConfig, RunningStats, make_ppo
 from autotrain_jax.agents.ppo import run as ppo_run
 from autotrain_jax.episode_log import episode_rows, plot_episode, rollout, write_csv
 from autotrain_jax.evaluation import evaluate, keep_policy, summarize
@@ -38,6 +40,14 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=f"runs/{preset}")
     parser.add_argument("--data-dir", default=None, help="folder of .npz or idx files")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        type=_setting,
+        help="a make_env override, e.g. --env train_size=400 (repeatable)",
+    )
     parser.add_argument("--eval-seeds", type=int, default=4)
     parser.add_argument("--checkpoint-every", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -51,7 +61,11 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     env, params = at.make_env(
-        preset, action_set=args.action_set, reward=args.reward, data_dir=args.data_dir
+        preset,
+        action_set=args.action_set,
+        reward=args.reward,
+        data_dir=args.data_dir,
+        **dict(args.env),
     )
     config = PPOConfig(
         num_envs=args.num_envs,
@@ -107,6 +121,17 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     return summary
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """`KEY=VALUE` -> (key, value): a Python literal if it parses, else the text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
 def _summarise(results: dict) -> dict:
     summary = {}
     for name, values in results.items():
@@ -158,6 +183,30 @@ def load_policy(path: str | os.PathLike) -> dict:
 
     with ocp.StandardCheckpointer() as checkpointer:
         return checkpointer.restore(os.path.abspath(path))
+
+
+def load_controller(run_dir: str | os.PathLike, env) -> Callable:
+    """The greedy controller a run saved, as `act(key, obs) -> action` for `env`.
+
+    Raises:
+      ValueError: if `env`'s observation shape or action set is not the one the
+        controller was trained on.
+    """
+    run_dir = pathlib.Path(run_dir)
+    saved = json.loads((run_dir / "config.json").read_text())
+    trained = at.EnvConfig(**saved["env"])
+    expected = (trained.history, trained.record_size, trained.action_set)
+    got = (env.config.history, env.config.record_size, env.config.action_set)
+    if got != expected:
+        raise ValueError(
+            f"env (history, record_size, action_set) must be {expected} as in "
+            f"{run_dir / 'config.json'}, got {got}"
+        )
+    config = PPOConfig(**{**saved["ppo"], "hidden": tuple(saved["ppo"]["hidden"])})
+    ppo = make_ppo(config, env)
+    policy = load_policy(run_dir / "policy")
+    stats = RunningStats(**policy["obs_stats"])
+    return lambda key, obs: ppo.act(policy["agent_params"], stats, obs)
 
 
 def _plot_learning_curve(rows: list[dict], path: pathlib.Path) -> None:
