@@ -313,7 +313,7 @@ class AutoTrainEnv:
 
     # -- evaluation only ----------------------------------------------------------
     def accuracy(
-        self, state: EnvState, params: EnvParams, split: str = "test", batch_size=1000
+        self, state: EnvState, params: EnvParams, split: str = "test", batch_size=256
     ) -> jax.Array:
         """Accuracy of the current weights on a whole split (`step` never calls this).
 

@@ -8,7 +8,7 @@ import pytest
 
 import autotrain_jax as at
 from autotrain_jax import baselines
-from autotrain_jax.evaluation import evaluate, evaluate_many, summarize
+from autotrain_jax.evaluation import evaluate, summarize
 
 
 @pytest.fixture(scope="module")
@@ -130,21 +130,6 @@ def test_evaluate_reports_per_seed_results_and_a_confidence_interval(continuous)
     assert summarize([1.0, 3.0])["ci95"] == pytest.approx(
         12.706 * np.sqrt(2) / np.sqrt(2)
     )
-
-    # several policies in one batch: each row is what it would be on its own
-    both = evaluate_many(
-        env,
-        params,
-        {
-            "early stopping": baselines.early_stopping(env, params),
-            "constant": baselines.constant(env, params),
-        },
-        keys,
-    )
-    assert list(both) == ["early stopping", "constant"]
-    for name in ("test_accuracy", "holdout_accuracy", "inner_steps"):
-        np.testing.assert_allclose(both["constant"][name], results[name], rtol=1e-6)
-    assert np.all(both["early stopping"]["inner_steps"] <= 8 * 10)
 
 
 @pytest.mark.parametrize("action_set", ["full", "reduced"])

@@ -48,8 +48,8 @@ def test_comparison_runs_every_policy_on_tiny(tiny_ppo_run, tmp_path):
     assert all(name in table for name in names)
     assert (tmp_path / "comparison.png").stat().st_size > 0
 
-    # the random policy, re-expressed as continuous actions, trains exactly as it
-    # does in its own (full) action set: same seeds, same episodes
+    # a row of the shared batch is what the policy gives on its own, and the random
+    # policy re-expressed as continuous actions trains exactly as in its own set
     env, params = at.make_env("tiny")
     keys = jax.random.split(jax.random.key(2024), 2)  # the command's seeds
     own = evaluate(env, params, baselines.random_policy(env), keys)

@@ -116,6 +116,7 @@ def test_ppo_beats_a_random_policy_on_the_tiny_preset():
     assert np.all(learned > baseline + 1.0), (learned, baseline)
 
 
+@pytest.mark.slow  # ~50 s; in CI, the SIGKILL test in test_reliability.py covers it
 def test_resumed_run_ends_identical_to_an_uninterrupted_one(tmp_path):
     from autotrain_jax.agents.ppo import run
 
