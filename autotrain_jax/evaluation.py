@@ -81,14 +81,14 @@ def evaluate_many(
     start = time.perf_counter()
     batched = jax.jit(jax.vmap(one, in_axes=(0, 0, None)))(index, tiled, params)
     batched = jax.device_get(batched)
-    per_episode = (time.perf_counter() - start) / len(index)
-    results = {}
-    for i, name in enumerate(names):
-        results[name] = {
-            k: v[i * len(keys) : (i + 1) * len(keys)] for k, v in batched.items()
-        }
-        results[name]["wall_time_s"] = np.full(len(keys), per_episode)
-    return results
+    wall = np.full(len(keys), (time.perf_counter() - start) / len(index))
+    rows = {
+        k: v.reshape(len(names), len(keys), *v.shape[1:]) for k, v in batched.items()
+    }
+    return {
+        name: {**{k: v[i] for k, v in rows.items()}, "wall_time_s": wall}
+        for i, name in enumerate(names)
+    }
 
 
 def _switch(policies: list[Policy]) -> Callable[[jax.Array], Policy]:

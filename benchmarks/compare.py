@@ -102,7 +102,10 @@ def compare_task(task, policy_dirs, data_dir, seeds):
     grid = {f"constant LR {lr0 * f:.2g}": lr0 * f for f in LR_GRID}
     for name, lr in grid.items():
         policies[name] = baselines.constant(cont, cont_params, lr)
-    policies["step decay (x0.5 / 10 steps)"] = baselines.step_decay(cont, cont_params)
+    every = max(1, horizon // 4)  # halve the LR three times per episode
+    policies[f"step decay (x0.5 / {every} steps)"] = baselines.step_decay(
+        cont, cont_params, every=every
+    )
     policies["cosine decay"] = baselines.cosine_decay(cont, cont_params, horizon)
     policies["reduce on plateau"] = baselines.reduce_on_plateau(cont, cont_params)
     policies["early stopping (restore best)"] = baselines.early_stopping(

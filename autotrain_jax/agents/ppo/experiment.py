@@ -19,7 +19,7 @@ import autotrain_jax as at
 from autotrain_jax.agents.ppo import PPOConfig, RunningStats, make_ppo
 from autotrain_jax.agents.ppo import run as ppo_run
 from autotrain_jax.episode_log import episode_rows, plot_episode, rollout, write_csv
-from autotrain_jax.evaluation import evaluate, keep_policy, summarize
+from autotrain_jax.evaluation import evaluate_many, keep_policy, summarize
 
 
 def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
@@ -93,10 +93,9 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         return ppo.act(runner.agent_params, runner.obs_stats, obs)
 
     keys = jax.random.split(jax.random.key(args.seed + 1), args.eval_seeds)
-    results = {
-        "controller": evaluate(env, params, controller, keys),
-        "constant_lr": evaluate(env, params, keep_policy(env), keys),
-    }
+    results = evaluate_many(  # one batch, the same seeds for both
+        env, params, {"controller": controller, "constant_lr": keep_policy(env)}, keys
+    )
     horizon = int(params.max_steps_in_episode)
     log, _ = jax.jit(lambda key, p: rollout(env, p, controller, key, horizon))(
         keys[0], params
