@@ -37,9 +37,8 @@ def test_schedules_follow_their_formulas(continuous):
     env, params = continuous
     lr0 = params.initial_lr
     steps = np.arange(8)
-    np.testing.assert_allclose(
-        lr_trace(env, params, baselines.constant(env, params)), lr0, rtol=1e-5
-    )
+    tuned = baselines.constant(env, params, lr=3 * lr0)  # set on the first step
+    np.testing.assert_allclose(lr_trace(env, params, tuned), 3 * lr0, rtol=1e-5)
     decay = lr_trace(
         env, params, baselines.step_decay(env, params, every=3, factor=0.5)
     )
@@ -47,6 +46,16 @@ def test_schedules_follow_their_formulas(continuous):
     cosine = lr_trace(env, params, baselines.cosine_decay(env, params, horizon=8))
     expected = lr0 * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * steps / 8)))
     np.testing.assert_allclose(cosine, expected, rtol=1e-4)
+
+
+def test_random_policy_is_uniform_over_the_action_set():
+    env, _ = at.make_env("tiny")  # full set: 3H + 2 = 11 actions
+    policy = baselines.random_policy(env)
+    keys = jax.random.split(jax.random.key(0), 11_000)
+    actions, _ = jax.vmap(policy.act, in_axes=(0, None, None))(keys, None, ())
+    counts = np.bincount(np.asarray(actions), minlength=env.num_actions)
+    assert len(counts) == env.num_actions
+    assert np.all(np.abs(counts - 1000) < 150), counts  # ~5 sd of a binomial
 
 
 def scripted(env, params, scores):
