@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from crash_run import checkpointed_run  # tests/: the run test_reliability.py kills
 
 import autotrain_jax as at
 from autotrain_jax.agents.ppo import PPOConfig, compute_gae, make_ppo, make_train
@@ -126,21 +127,9 @@ def test_resumed_run_ends_identical_to_an_uninterrupted_one(tmp_path):
         config, env, params, jax.random.key(0), progress=False
     )
     directory = tmp_path / "checkpoints"
-
-    def checkpointed_run():
-        return run.train(
-            config,
-            env,
-            params,
-            jax.random.key(0),
-            checkpoint_dir=directory,
-            checkpoint_every=2,
-            progress=False,
-        )
-
-    checkpointed_run()
+    checkpointed_run(directory, num_updates=4)
     shutil.rmtree(directory / "4")  # as if the run had been killed after update 2
-    resumed, rows, _ = checkpointed_run()
+    resumed, rows = checkpointed_run(directory, num_updates=4)
     assert len(rows) == 4 and rows == whole_rows
     saveable = jax.tree.map(np.asarray, run._to_saveable(whole))
     jax.tree.map(np.testing.assert_array_equal, saveable, run._to_saveable(resumed))
