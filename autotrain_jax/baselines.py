@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from autotrain_jax import actions
 from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
+from autotrain_jax.tasks import is_range, max_budget
 
 
 class Policy(NamedTuple):
@@ -85,7 +86,17 @@ def _current(obs: jax.Array, env: AutoTrainEnv):
 
 
 def schedule(env, params, lr_at: Callable[[jax.Array], jax.Array]) -> Policy:
-    """Follows `lr_at(t)`: each step asks for the factor from the current LR."""
+    """Follows `lr_at(t)`: each step asks for the factor from the current LR.
+
+    Raises:
+      ValueError: if `params.initial_lr` is a range (schedules start from a
+        known LR: evaluate them on fixed tasks).
+    """
+    if is_range(params.initial_lr):
+        raise ValueError(
+            "baseline schedules need a fixed initial_lr, got the range "
+            f"{params.initial_lr}; evaluate them on fixed tasks"
+        )
 
     def act(key, obs, t):
         lr, _ = _current(obs, env)
@@ -185,7 +196,7 @@ def run_policy(
 ):
     """One full episode (`num_steps`, default the horizon; give it when `params`
     is traced); returns the state it ended in (frozen after the end)."""
-    num_steps = int(params.max_steps_in_episode) if num_steps is None else num_steps
+    num_steps = max_budget(params) if num_steps is None else num_steps
     key_reset, key_steps = jax.random.split(key)
     obs, state = env.reset(key_reset, params)
 
@@ -242,7 +253,7 @@ def pbt_rollout(
     `factors` (explore). Returns the batched final states [population, ...].
     """
     num_copy = max(1, int(population * quantile))
-    horizon = int(params.max_steps_in_episode) if num_steps is None else num_steps
+    horizon = max_budget(params) if num_steps is None else num_steps
     keep = continuous_action(env, params, 1.0)
     step = jax.vmap(env.step_env, in_axes=(0, 0, None, None))
     key_reset, key_steps = jax.random.split(key)

@@ -8,7 +8,7 @@ MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 ACTION_SETS = ("full", "reduced", "continuous")
 REWARDS = ("prototype", "step_cost", "delta")
-OBSERVATIONS = ("original", "extended")
+OBSERVATIONS = ("original", "extended", "scale_free")
 REWIND_PAST_OLDEST = ("oldest", "reinit")
 
 
@@ -41,7 +41,12 @@ class EnvConfig:
       action_set: one of `ACTION_SETS`.
       reward: one of `REWARDS`.
       observation: `original` records [K losses, lr, score]; `extended` appends
-        [log10 lr, train-subset accuracy, fraction of the horizon used].
+        [log10 lr, train-subset accuracy, fraction of the budget used];
+        `scale_free` records [K log(loss / the episode's first loss), log10 lr,
+        score, train-subset accuracy, fraction of the budget used], comparable
+        across tasks whose losses and LRs differ by orders of magnitude.
+      observe_task: append [log10 budget, log10 training-subset size] of the
+        episode's task (see `autotrain_jax.tasks`) to every record.
       rewind_past_oldest: what a rewind past the oldest saved weights does:
         `oldest` restores the oldest entry, `reinit` re-initialises (the prototype).
       warm_start: fill the history at reset with H - 1 records, each from a fresh
@@ -61,6 +66,7 @@ class EnvConfig:
     observation: str = "original"
     rewind_past_oldest: str = "oldest"
     warm_start: bool = False
+    observe_task: bool = False
 
     def __post_init__(self):
         _check_choice("model", self.model, MODELS)
@@ -87,8 +93,11 @@ class EnvConfig:
                 f"inner_steps (T={self.inner_steps}) must be a multiple of "
                 f"loss_every (S={self.loss_every})"
             )
-        if not isinstance(self.warm_start, bool):
-            raise ValueError(f"warm_start must be a bool, got {self.warm_start!r}")
+        for field in ("warm_start", "observe_task"):
+            if not isinstance(getattr(self, field), bool):
+                raise ValueError(
+                    f"{field} must be a bool, got {getattr(self, field)!r}"
+                )
 
     @property
     def num_losses(self) -> int:
@@ -98,5 +107,5 @@ class EnvConfig:
     @property
     def record_size(self) -> int:
         """Features per observation record."""
-        extra = 3 if self.observation == "extended" else 0
-        return self.num_losses + 2 + extra
+        extra = {"original": 2, "extended": 5, "scale_free": 4}[self.observation]
+        return self.num_losses + extra + (2 if self.observe_task else 0)

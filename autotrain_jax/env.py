@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -10,15 +11,18 @@ from flax import struct
 
 from autotrain_jax import actions, spaces
 from autotrain_jax.config import EnvConfig
+from autotrain_jax.control_flow import when
 from autotrain_jax.history import WeightHistory
 from autotrain_jax.models import INIT_METHODS, make_init_fn, make_model
 from autotrain_jax.params import EnvParams, check_params
 from autotrain_jax.scoring import shaping_reward, thresholdout_score
+from autotrain_jax.tasks import Task, sample_task
 from autotrain_jax.training import (
     accuracy,
     make_optimizer,
     make_train_fn,
     sample_accuracy,
+    sample_train_accuracy,
     tree_all_finite,
 )
 
@@ -35,6 +39,16 @@ class EnvState:
     holdout_accuracy: jax.Array  # () float32, last holdout accuracy sample
     time: jax.Array  # () int32, environment steps this episode
     inner_steps: jax.Array  # () int32, inner optimizer steps this episode
+    task: Task  # this episode's sampled settings (initial LR, budget, subset)
+    first_loss: jax.Array  # () float32, the episode's first loss; 0 before it
+
+
+class Evaluation(NamedTuple):
+    """Thresholdout's view of one set of weights."""
+
+    train_accuracy: jax.Array  # () float32, on a sample of the training subset
+    holdout_accuracy: jax.Array  # () float32, on a sample of the holdout
+    score: jax.Array  # () float32, Thresholdout answer
 
 
 class Outcome(NamedTuple):
@@ -43,9 +57,7 @@ class Outcome(NamedTuple):
     params: Any  # trained classifier params
     opt_state: Any
     losses: jax.Array  # (K,) float32, may be non-finite
-    train_accuracy: jax.Array  # () float32
-    holdout_accuracy: jax.Array  # () float32
-    score: jax.Array  # () float32, Thresholdout answer
+    evaluation: Evaluation
     diverged: jax.Array  # () bool, a loss or weight is not finite
 
 
@@ -59,7 +71,10 @@ class AutoTrainEnv:
 
     `step` auto-resets: on `terminated | truncated` it returns the first
     observation of a new episode and puts the last one in
-    `info["final_observation"]`. `step_env`/`reset_env` are the raw MDP.
+    `info["final_observation"]`. `step_env`/`reset_env` are the raw MDP. Stop,
+    divergence and the end of the episode's budget are all `terminated`: the
+    budget is part of the task, and its final reward closes the return; the env
+    itself never truncates (`truncated` is for limits imposed from outside).
     `inner_train(key, params, opt_state, lr, data)` is the bare inner training
     one step runs (T optimizer steps), for baselines and benchmarks.
     """
@@ -131,6 +146,8 @@ class AutoTrainEnv:
             holdout_accuracy=jnp.float32(0),
             time=jnp.int32(0),
             inner_steps=jnp.int32(0),
+            task=sample_task(key_template, params),
+            first_loss=jnp.float32(0),
         )
         state = self._restart(key_restart, template, params)
         return self.get_obs(state), state
@@ -140,27 +157,28 @@ class AutoTrainEnv:
         control = actions.decode(action, params, self.config)
         prev_score = state.score
         reinit = control.reinit
-        if self.config.rewind_past_oldest == "reinit":
-            reinit |= control.rewind >= state.weight_history.count
+        if self.config.rewind_past_oldest == "reinit":  # stop never re-initialises
+            reinit |= (control.rewind >= state.weight_history.count) & ~control.stop
         state = self._scale_lr(state, control.lr_factor, params)
         state = self._rewind(state, control.rewind)
-        state = self._reinit(key_reinit, state, where=reinit)
+        state = self._reinit(key_reinit, state, params, where=reinit)
         outcome = self._train_and_score(key_train, state, params)
         diverged = outcome.diverged & ~control.stop  # a stop step's training is unused
-        state = self._commit(state, outcome, where=~control.stop & ~diverged)
+        trained = ~control.stop & ~diverged
+        state = self._commit(state, outcome, where=trained)
         inner_steps = jnp.where(control.stop, 0, self.config.inner_steps)
         state = state.replace(
             time=state.time + 1, inner_steps=state.inner_steps + inner_steps
         )
+        state = self._note_first_loss(state, outcome.losses, where=trained)
         record = self._record(state, outcome.losses, params)
         state = self._append_record(state, record, where=~control.stop)
 
-        terminated = control.stop | diverged
-        truncated = (state.time >= params.max_steps_in_episode) & ~terminated
+        terminated = control.stop | diverged | (state.time >= state.task.budget)
         reward = shaping_reward(
             self.config.reward, state.score, prev_score, params, inner_steps
         )
-        reward += (terminated | truncated) * params.final_reward_scale * state.score
+        reward += terminated * params.final_reward_scale * state.score
         reward = jnp.where(diverged, params.divergence_penalty, reward)
         info = {
             "losses": jnp.where(control.stop, 0.0, outcome.losses),
@@ -172,8 +190,13 @@ class AutoTrainEnv:
             "total_inner_steps": state.inner_steps,
             "diverged": diverged,
             **control._asdict(),
+            "reinit": reinit,  # every re-init, the implicit one past the oldest too
+            "initial_lr": state.task.initial_lr,
+            "budget": state.task.budget,
+            "train_size": state.task.train_size,
         }
         obs = self.get_obs(state)
+        truncated = jnp.bool_(False)
         return obs, state, reward.astype(jnp.float32), terminated, truncated, info
 
     # -- pieces of the step, each a pure state -> state function ------------------
@@ -197,26 +220,39 @@ class AutoTrainEnv:
             params=net, opt_state=opt_state, score=score, weight_history=history
         )
 
-    def _reinit(self, key: jax.Array, state: EnvState, where=True) -> EnvState:
-        """If `where`: fresh weights and optimizer state; the history holds only them.
+    def _reinit(
+        self, key: jax.Array, state: EnvState, params: EnvParams, where=True
+    ) -> EnvState:
+        """If `where`: fresh weights and optimizer state, scored by Thresholdout;
+        the history holds only them.
 
-        Masked with `where` rather than `lax.cond`, so that under `vmap` only the
-        weights and one history slot are selected, not the whole history.
+        The draw and its score run only when some env of a vmapped batch needs
+        them (`when`); the rest is masked with `where` rather than `lax.cond`, so
+        that under `vmap` only the weights and one history slot are selected, not
+        the whole history.
         """
-        fresh = self._fresh(key)
-        net, opt_state = _select(where, fresh, (state.params, state.opt_state))
-        history = state.weight_history.restart((*fresh, jnp.float32(0)), where)
-        return state.replace(params=net, opt_state=opt_state, weight_history=history)
 
-    def _train_and_score(self, key, state: EnvState, params: EnvParams) -> Outcome:
-        """T inner steps from the state's weights, then Thresholdout."""
-        key_train, key_train_acc, key_holdout_acc, key_score = jax.random.split(key, 4)
-        data, size = params.data, self.config.eval_batch_size
-        net, opt_state, losses = self.inner_train(
-            key_train, state.params, state.opt_state, state.lr, data
+        def draw():
+            net, opt_state = self._fresh(key)
+            keys = jax.random.split(jax.random.fold_in(key, 1), 3)
+            return net, opt_state, self._evaluate(keys, net, state.task, params)
+
+        current = (state.params, state.opt_state, self._measured(state))
+        net, opt_state, evaluation = when(where, draw, current)
+        history = state.weight_history.restart(
+            (net, opt_state, evaluation.score), where
         )
-        train_acc = sample_accuracy(
-            key_train_acc, self._model, net, data, data.train_x, data.train_y, size
+        return self._measure(state, evaluation).replace(
+            params=net, opt_state=opt_state, weight_history=history
+        )
+
+    def _evaluate(self, keys, net, task: Task, params: EnvParams) -> Evaluation:
+        """Thresholdout's score of `net` from samples of the task's training
+        subset and of the holdout; `keys`: three keys, one per draw."""
+        key_train_acc, key_holdout_acc, key_score = keys
+        data, size = params.data, self.config.eval_batch_size
+        train_acc = sample_train_accuracy(
+            key_train_acc, self._model, net, data, task, size
         )
         holdout_acc = sample_accuracy(
             key_holdout_acc,
@@ -235,36 +271,67 @@ class AutoTrainEnv:
             params.threshold_noise,
             params.answer_noise,
         )
+        return Evaluation(train_acc, holdout_acc, score)
+
+    @staticmethod
+    def _measured(state: EnvState) -> Evaluation:
+        return Evaluation(state.train_accuracy, state.holdout_accuracy, state.score)
+
+    @staticmethod
+    def _measure(state: EnvState, evaluation: Evaluation) -> EnvState:
+        return state.replace(
+            train_accuracy=evaluation.train_accuracy,
+            holdout_accuracy=evaluation.holdout_accuracy,
+            score=evaluation.score,
+        )
+
+    def _train_and_score(self, key, state: EnvState, params: EnvParams) -> Outcome:
+        """T inner steps from the state's weights, then Thresholdout."""
+        key_train, *keys_evaluate = jax.random.split(key, 4)
+        net, opt_state, losses = self.inner_train(
+            key_train, state.params, state.opt_state, state.lr, params.data, state.task
+        )
+        evaluation = self._evaluate(keys_evaluate, net, state.task, params)
         diverged = ~(jnp.all(jnp.isfinite(losses)) & tree_all_finite(net))
-        return Outcome(net, opt_state, losses, train_acc, holdout_acc, score, diverged)
+        return Outcome(net, opt_state, losses, evaluation, diverged)
 
     def _commit(self, state: EnvState, outcome: Outcome, where) -> EnvState:
         """If `where`, the trained weights become current and enter the history."""
         trained = (outcome.params, outcome.opt_state)
         net, opt_state = _select(where, trained, (state.params, state.opt_state))
-        snapshot = (*trained, outcome.score)
-        return state.replace(
+        snapshot = (*trained, outcome.evaluation.score)
+        evaluation = _select(where, outcome.evaluation, self._measured(state))
+        return self._measure(state, evaluation).replace(
             params=net,
             opt_state=opt_state,
             weight_history=state.weight_history.push(snapshot, where),
-            score=jnp.where(where, outcome.score, state.score),
-            train_accuracy=jnp.where(
-                where, outcome.train_accuracy, state.train_accuracy
-            ),
-            holdout_accuracy=jnp.where(
-                where, outcome.holdout_accuracy, state.holdout_accuracy
-            ),
         )
 
+    @staticmethod
+    def _note_first_loss(state: EnvState, losses: jax.Array, where) -> EnvState:
+        """Keeps the episode's first training loss, the scale of `scale_free`."""
+        unset = (state.first_loss == 0) & where
+        return state.replace(first_loss=jnp.where(unset, losses[0], state.first_loss))
+
     def _record(self, state: EnvState, losses: jax.Array, params: EnvParams):
-        """One observation record: [K losses, lr, score] (+ extended features)."""
-        losses = jnp.nan_to_num(losses, nan=params.max_loss)
-        features = [jnp.clip(losses, 0.0, params.max_loss), state.lr[None]]
-        features.append(state.score[None])
+        """One observation record (see `EnvConfig.observation`)."""
+        losses = jnp.clip(
+            jnp.nan_to_num(losses, nan=params.max_loss), 0, params.max_loss
+        )
+        progress = state.time / state.task.budget
+        if self.config.observation == "scale_free":
+            first = jnp.where(state.first_loss > 0, state.first_loss, losses[0])
+            relative = jnp.log(jnp.maximum(losses, 1e-8) / jnp.maximum(first, 1e-8))
+            extra = [jnp.log10(state.lr), state.score, state.train_accuracy, progress]
+            features = [jnp.clip(relative, -20.0, 20.0), jnp.stack(extra)]
+        else:
+            features = [losses, state.lr[None], state.score[None]]
         if self.config.observation == "extended":
-            budget = state.time / params.max_steps_in_episode
-            extra = [jnp.log10(state.lr), state.train_accuracy, budget]
+            extra = [jnp.log10(state.lr), state.train_accuracy, progress]
             features.append(jnp.stack(extra))
+        if self.config.observe_task:
+            task = [state.task.budget, state.task.train_size]
+            features.append(jnp.log10(jnp.stack(task).astype(jnp.float32)))
         return jnp.concatenate(features).astype(jnp.float32)
 
     def _append_record(self, state: EnvState, record: jax.Array, where=True):
@@ -272,21 +339,25 @@ class AutoTrainEnv:
         return state.replace(records=jnp.where(where, records, state.records))
 
     def _restart(self, key: jax.Array, state: EnvState, params, where=True):
-        """If `where`, a new episode reusing `state`'s buffers: cheap to auto-reset."""
+        """If `where`, a new episode reusing `state`'s buffers: cheap to auto-reset.
+
+        The task is drawn first (its training subset scores the fresh weights);
+        the warm-up, like the fresh draw, runs only if some env restarts.
+        """
         key_init, key_warm = jax.random.split(key)
-        state = self._reinit(key_init, state, where)
+        task = sample_task(jax.random.fold_in(key, 1), params)
+        state = state.replace(task=_select(where, task, state.task))
+        state = self._reinit(key_init, state, params, where)
         state = state.replace(
-            lr=jnp.where(where, params.initial_lr, state.lr).astype(jnp.float32),
+            lr=jnp.where(where, state.task.initial_lr, state.lr),
             records=jnp.where(where, 0.0, state.records),
-            score=jnp.where(where, 0.0, state.score),
-            train_accuracy=jnp.where(where, 0.0, state.train_accuracy),
-            holdout_accuracy=jnp.where(where, 0.0, state.holdout_accuracy),
             time=jnp.where(where, 0, state.time),
             inner_steps=jnp.where(where, 0, state.inner_steps),
+            first_loss=jnp.where(where, 0.0, state.first_loss),
         )
         if self.config.warm_start:
-            warm = self._warm_start(key_warm, state, params)
-            state = jax.lax.cond(where, lambda: warm, lambda: state)
+            warm = functools.partial(self._warm_start, key_warm, state, params)
+            state = when(where, warm, state)
         return state
 
     def _warm_start(self, key: jax.Array, state: EnvState, params) -> EnvState:
@@ -302,6 +373,7 @@ class AutoTrainEnv:
             state = state.replace(
                 inner_steps=state.inner_steps + self.config.inner_steps
             )
+            state = self._note_first_loss(state, outcome.losses, ~outcome.diverged)
             return self._append_record(
                 state, self._record(state, outcome.losses, params)
             ), None

@@ -12,6 +12,7 @@ import numpy as np
 
 from autotrain_jax.baselines import Policy, as_policy, run_policy
 from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
+from autotrain_jax.tasks import max_budget
 
 # two-sided 95% Student-t quantiles by degrees of freedom (1..30); 1.96 beyond
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
@@ -70,7 +71,7 @@ def evaluate_many(
     if not names:
         raise ValueError("policies must hold at least one {name: policy}, got {}")
     combined = _switch([as_policy(policies[name]) for name in names])
-    horizon = int(params.max_steps_in_episode)
+    horizon = max_budget(params)
 
     def one(index, key, params):  # params (with the data): an argument, not a constant
         state = run_policy(env, params, combined(index), key, horizon)

@@ -5,17 +5,25 @@ from __future__ import annotations
 from flax import struct
 
 from autotrain_jax.data import Dataset
+from autotrain_jax.tasks import is_range
+
+Range = tuple[float, float]
 
 
 @struct.dataclass
 class EnvParams:
-    """Numbers an agent or a sweep may vary (traced leaves) and the data."""
+    """Numbers an agent or a sweep may vary (traced leaves) and the data.
+
+    `initial_lr`, `max_steps_in_episode` and `train_subset_size` may be
+    `(low, high)` ranges, drawn afresh per episode (see `autotrain_jax.tasks`).
+    """
 
     data: Dataset
-    initial_lr: float = 0.01
+    initial_lr: float | Range = 0.01
     lr_min: float = 1e-5
     lr_max: float = 1.0
-    max_steps_in_episode: int = 40
+    max_steps_in_episode: int | tuple[int, int] = 40
+    train_subset_size: int | tuple[int, int] | None = None  # None: the whole split
     full_lr_factors: tuple[float, ...] = (0.9, 1.0, 1.1)
     reduced_lr_factors: tuple[float, ...] = (1.0, 0.8, 0.2, 1.2, 1.8)
     max_lr_factor: float = 2.0  # continuous: LR x max_lr_factor ** a0
@@ -42,15 +50,25 @@ def check_params(params: EnvParams) -> None:
             f"lr bounds must satisfy 0 < lr_min <= lr_max, got lr_min="
             f"{value('lr_min')}, lr_max={value('lr_max')}"
         )
-    if not value("lr_min") <= value("initial_lr") <= value("lr_max"):
+    lr_range = _bounds("initial_lr", params.initial_lr, float)
+    if not value("lr_min") <= lr_range[0] <= lr_range[1] <= value("lr_max"):
         raise ValueError(
             f"initial_lr must lie in [lr_min, lr_max] = [{value('lr_min')}, "
-            f"{value('lr_max')}], got {value('initial_lr')}"
+            f"{value('lr_max')}], got {params.initial_lr}"
         )
-    if int(params.max_steps_in_episode) < 1:
+    budget = _bounds("max_steps_in_episode", params.max_steps_in_episode, int)
+    if budget[0] < 1:
         raise ValueError(
             f"max_steps_in_episode must be >= 1, got {params.max_steps_in_episode}"
         )
+    if params.train_subset_size is not None:
+        size = _bounds("train_subset_size", params.train_subset_size, int)
+        pool = None if params.data is None else params.data.train_y.shape[0]
+        if size[0] < 1 or (pool is not None and size[1] > pool):
+            raise ValueError(
+                f"train_subset_size must lie in [1, {pool or 'the training split'}]"
+                f", got {params.train_subset_size}"
+            )
     for name, size in (("full_lr_factors", 3), ("reduced_lr_factors", 5)):
         factors = getattr(params, name)
         if len(factors) != size or min(float(f) for f in factors) <= 0:
@@ -61,3 +79,17 @@ def check_params(params: EnvParams) -> None:
     for name in ("threshold", "threshold_noise", "answer_noise", "step_cost"):
         if value(name) < 0:
             raise ValueError(f"{name} must be >= 0, got {value(name)}")
+
+
+def _bounds(field: str, setting, kind) -> tuple:
+    """(low, high) of a fixed value or a range; ValueError for a malformed one."""
+    if not is_range(setting):
+        return kind(setting), kind(setting)
+    if len(setting) != 2 or float(setting[0]) > float(setting[1]):
+        raise ValueError(
+            f"{field} must be a value or a (low, high) pair with low <= high, "
+            f"got {setting!r}"
+        )
+    if kind is int and any(float(v) != int(v) for v in setting):
+        raise ValueError(f"{field} must be integers, got {setting!r}")
+    return kind(setting[0]), kind(setting[1])

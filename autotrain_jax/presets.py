@@ -8,6 +8,7 @@ from typing import Any
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.data import Dataset, load_dataset
 from autotrain_jax.env import AutoTrainEnv, EnvParams, check_params
+from autotrain_jax.tasks import is_range, upper
 
 DATASETS = ("mnist", "cifar10", "notmnist")
 ALIASES = {"H": "history", "T": "inner_steps", "S": "loss_every"}
@@ -74,6 +75,10 @@ def make_env(
       **overrides: any `EnvConfig` field (H, T, S are aliases of history,
         inner_steps, loss_every), any `EnvParams` field, or a data setting:
         dataset, data_dir, source, train_size, holdout_size, seed.
+        `initial_lr`, `max_steps_in_episode` and `train_size` may be given as a
+        `(low, high)` range, drawn afresh per episode (`autotrain_jax.tasks`);
+        a `train_size` range loads `high` examples and trains each episode on a
+        random subset of them.
 
     Raises:
       ValueError: naming the field, for any invalid setting, before compiling.
@@ -86,11 +91,18 @@ def make_env(
     if unknown:
         allowed = sorted(_CONFIG_FIELDS | _PARAM_FIELDS | _DATA_FIELDS | set(ALIASES))
         raise ValueError(f"unknown settings {sorted(unknown)}; allowed: {allowed}")
+    overrides = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()
+    }
     config = EnvConfig(**{**preset.config, **_pick(overrides, _CONFIG_FIELDS)})
     settings = {**preset.params, **_pick(overrides, _PARAM_FIELDS)}
+    data_settings = _pick(overrides, _DATA_FIELDS)
+    if is_range(data_settings.get("train_size")):  # a pool, sampled per episode
+        settings["train_subset_size"] = data_settings["train_size"]
+        data_settings["train_size"] = upper(data_settings["train_size"])
     check_params(EnvParams(data=None, **settings))  # fail fast, before loading data
     if data is None:
-        data = _load(preset, _pick(overrides, _DATA_FIELDS))
+        data = _load(preset, data_settings)
     params = EnvParams(data=data, **settings)
     return AutoTrainEnv(config, params), params
 

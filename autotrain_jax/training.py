@@ -12,6 +12,7 @@ import optax
 
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.data import Dataset
+from autotrain_jax.tasks import Task, sample_train_indices
 
 
 def make_optimizer(name: str) -> optax.GradientTransformation:
@@ -41,20 +42,27 @@ def accuracy(model: nn.Module, params, x: jax.Array, y: jax.Array) -> jax.Array:
 def make_train_fn(
     config: EnvConfig, model: nn.Module, optimizer: optax.GradientTransformation
 ) -> Callable:
-    """Returns `train(key, params, opt_state, lr, data) -> (params, opt_state, losses)`.
+    """Returns `train(key, params, opt_state, lr, data, task=None) -> (params,
+    opt_state, losses)`.
 
     Runs T = config.inner_steps optimizer steps on minibatches drawn with
-    replacement from the training subset, in one `lax.scan`. `losses` is (K,): the
-    mean minibatch loss over each block of S = config.loss_every steps.
+    replacement from the training split (or the `task`'s subset of it), in one
+    `lax.scan`. `losses` is (K,): the mean minibatch loss over each block of
+    S = config.loss_every steps.
     """
     grad_fn = jax.value_and_grad(lambda p, x, y: cross_entropy(model, p, x, y))
 
-    def train(key, params, opt_state, lr, data: Dataset) -> tuple[Any, Any, jax.Array]:
+    def train(
+        key, params, opt_state, lr, data: Dataset, task: Task | None = None
+    ) -> tuple[Any, Any, jax.Array]:
+        pool = data.train_y.shape[0]
+
         def inner_step(carry, step_key):
             params, opt_state = carry
-            idx = jax.random.randint(
-                step_key, (config.batch_size,), 0, data.train_y.shape[0]
-            )
+            if task is None:
+                idx = jax.random.randint(step_key, (config.batch_size,), 0, pool)
+            else:
+                idx = sample_train_indices(step_key, task, config.batch_size, pool)
             loss, grads = grad_fn(
                 params, data.normalize(data.train_x[idx]), data.train_y[idx]
             )
@@ -77,6 +85,14 @@ def sample_accuracy(
     """Accuracy on `size` examples of (x, y) drawn with replacement: bounded cost."""
     idx = jax.random.randint(key, (size,), 0, y.shape[0])
     return accuracy(model, params, data.normalize(x[idx]), y[idx])
+
+
+def sample_train_accuracy(
+    key: jax.Array, model: nn.Module, params, data: Dataset, task: Task, size: int
+) -> jax.Array:
+    """Accuracy on `size` examples of the task's training subset."""
+    idx = sample_train_indices(key, task, size, data.train_y.shape[0])
+    return accuracy(model, params, data.normalize(data.train_x[idx]), data.train_y[idx])
 
 
 def tree_all_finite(tree) -> jax.Array:

@@ -31,6 +31,7 @@ import autotrain_jax as at
 from autotrain_jax import baselines
 from autotrain_jax.agents.ppo.experiment import load_controller
 from autotrain_jax.evaluation import evaluate_many, final_metrics, summarize
+from autotrain_jax.tasks import max_budget
 
 LR_GRID = (0.3, 1.0, 3.0, 10.0)  # constant LRs tried, x the preset's initial LR
 
@@ -57,7 +58,7 @@ TASKS = {
 def pbt_results(env, params, keys, population=8):
     """Per seed: the best-scoring member's final metrics; compute of all members."""
 
-    horizon = int(params.max_steps_in_episode)
+    horizon = max_budget(params)
 
     def one(key, params):
         states = baselines.pbt_rollout(
@@ -89,7 +90,7 @@ def compare_task(task, policy_dirs, data_dir, seeds):
         **overrides,
     )
     keys = jax.random.split(jax.random.key(2024), seeds)
-    horizon = int(params.max_steps_in_episode)
+    horizon = max_budget(params)
     lr0 = cont_params.initial_lr
     controllers = {
         f"PPO controller ({path.name})": load_controller(path, env)

@@ -141,26 +141,76 @@ def test_rewind_restores_the_weights_saved_r_steps_earlier_bit_exactly(tiny):
         assert float(rewound.lr) == float(states[-1].lr)
 
 
+def _before_training(state):
+    """The snapshot a step trained from: the entry before the newest."""
+    history = state.weight_history
+    return jax.tree.map(
+        lambda leaf: leaf[(history.head - 1) % history.size], history.snapshots
+    )
+
+
+def _biases(weights):
+    return [v["bias"] for v in weights.values()]
+
+
 def test_rewind_past_the_oldest_entry_clamps_or_reinits(tiny):
     env, params, reset, step = tiny
-    _, state = reset(jax.random.key(0), params)
-    _, state, *_ = step(jax.random.key(1), state, keep_action(env), params)
-    far = jnp.int32(2 * env.config.history - 1)  # rewind H - 1 > count - 1 = 1
-    _, clamped, *_ = step(jax.random.key(2), state, far, params)
-    oldest = jax.tree.map(lambda leaf: leaf[0], state.weight_history.snapshots)
-    restored = jax.tree.map(lambda leaf: leaf[0], clamped.weight_history.snapshots)
-    chex.assert_trees_all_equal(restored, oldest)
+    _, fresh = reset(jax.random.key(0), params)
+    _, state = step(jax.random.key(1), fresh, keep_action(env), params)[:2]
+    far = jnp.int32(2 * env.config.history - 1)  # LR x1, rewind H - 1 > count - 1
+    _, clamped, *_, info = step(jax.random.key(2), state, far, params)
+    assert not bool(info["reinit"])
+    chex.assert_trees_all_equal(_before_training(clamped)[0], fresh.params)
+    assert int(clamped.weight_history.count) == 2  # the oldest + the trained
 
     config = dataclasses.replace(env.config, rewind_past_oldest="reinit")
     prototype_env = at.AutoTrainEnv(config, params)
-    _, _, _, _, _, info = jax.jit(prototype_env.step_env)(
+    _, reinit, *_, info = jax.jit(prototype_env.step_env)(
         jax.random.key(2), state, far, params
     )
-    assert bool(info["reinit"]) is False  # the decoded action itself is a rewind
-    _, reinit_state, *_ = jax.jit(prototype_env.step_env)(
-        jax.random.key(2), state, far, params
+    assert bool(info["reinit"])  # implicit, and reported
+    new_weights = _before_training(reinit)[0]
+    for bias in _biases(new_weights):  # freshly initialised: biases start at zero
+        np.testing.assert_array_equal(bias, 0.0)
+    kernel = new_weights["Dense_0"]["kernel"]
+    assert not np.allclose(kernel, fresh.params["Dense_0"]["kernel"])
+    assert not np.allclose(kernel, state.params["Dense_0"]["kernel"])
+    assert int(reinit.weight_history.count) == 2  # fresh + trained
+
+
+def test_stop_wins_over_the_implicit_reinit_past_the_oldest(tiny):
+    env, params, reset, step = tiny
+    _, fresh = reset(jax.random.key(0), params)
+    _, state = step(jax.random.key(1), fresh, keep_action(env), params)[:2]
+    config = dataclasses.replace(
+        env.config, rewind_past_oldest="reinit", action_set="continuous"
     )
-    assert int(reinit_state.weight_history.count) == 2  # fresh weights + trained
+    prototype_env = at.AutoTrainEnv(config, params)
+    stop_rewind_far = jnp.array([0.0, 1.0, -1.0, 1.0])  # rewind H - 1, stop
+    _, stopped, reward, terminated, _, info = jax.jit(prototype_env.step_env)(
+        jax.random.key(2), state, stop_rewind_far, params
+    )
+    assert bool(terminated) and not bool(info["reinit"])
+    chex.assert_trees_all_equal(stopped.params, fresh.params)  # the oldest entry
+    assert float(stopped.score) == float(fresh.score)
+
+
+def test_fresh_weights_carry_the_score_they_have(tiny):
+    env, params, reset, step = tiny
+    _, fresh = reset(jax.random.key(0), params)
+    holdout = float(env.accuracy(fresh, params, "holdout"))
+    assert float(fresh.score) > 0.0 and abs(float(fresh.score) - holdout) < 0.15
+    _, state = step(jax.random.key(1), fresh, keep_action(env), params)[:2]
+    config = dataclasses.replace(env.config, action_set="continuous")
+    continuous = at.AutoTrainEnv(config, params)
+    stop_rewind_1 = jnp.array([0.0, 0.0, -1.0, 1.0])  # back onto the fresh weights
+    _, stopped, reward, *_ = jax.jit(continuous.step_env)(
+        jax.random.key(2), state, stop_rewind_1, params
+    )
+    chex.assert_trees_all_equal(stopped.params, fresh.params)
+    assert float(stopped.score) == float(fresh.score)
+    final = params.final_reward_scale * float(fresh.score)
+    assert float(reward) == pytest.approx(final - 0.05, abs=1e-5)  # score fell
 
 
 def test_reinit_changes_weights_and_clears_history(tiny):
@@ -195,7 +245,7 @@ def test_stop_terminates_with_the_final_reward_and_no_training(tiny):
     assert int(info["inner_steps"]) == 0
 
 
-def test_horizon_truncates_and_auto_reset_returns_final_observation(tiny):
+def test_the_budget_end_terminates_and_auto_reset_returns_final_observation(tiny):
     env, params, _, _ = tiny
     obs, state = env.reset(jax.random.key(0), params)
     step = jax.jit(env.step)
@@ -203,10 +253,13 @@ def test_horizon_truncates_and_auto_reset_returns_final_observation(tiny):
         obs, state, reward, terminated, truncated, info = step(
             jax.random.key(t + 1), state, keep_action(env), params
         )
-    assert bool(truncated) and not bool(terminated)
+        last = t + 1 == params.max_steps_in_episode
+        assert bool(terminated) == last and not bool(truncated)
     assert int(state.time) == 0 and not np.any(obs)  # a new episode began
     assert np.any(info["final_observation"])
-    assert float(reward) >= params.final_reward_scale * float(info["score"]) - 0.1
+    final = params.final_reward_scale * float(info["score"])
+    # float32 sum of ~9 + 0.05: within a few ulp of 9
+    assert abs(float(reward) - final) == pytest.approx(params.inter_reward, abs=1e-5)
 
 
 def test_observation_holds_the_last_h_records_with_every_loss_slot(tiny):
@@ -243,7 +296,13 @@ def test_extended_observation_and_warm_start(tiny):
 
 
 def test_repeated_lr_increase_diverges_and_is_handled():
-    env, params = at.make_env("tiny", action_set="reduced", lr_max=1e6)
+    env, params = at.make_env(
+        "tiny",
+        action_set="reduced",
+        initial_lr=1.0,
+        lr_max=1e12,
+        max_steps_in_episode=100,
+    )
     _, state = env.reset(jax.random.key(0), params)
     step = jax.jit(env.step_env)
     for t in range(40):
@@ -264,11 +323,13 @@ def test_repeated_lr_increase_diverges_and_is_handled():
 
 
 def test_stop_is_never_penalised_for_the_training_it_skips():
-    env, params = at.make_env("tiny", action_set="reduced", lr_max=1e6)
+    env, params = at.make_env(
+        "tiny", action_set="reduced", lr_max=1e12, max_steps_in_episode=100
+    )
     _, state = env.reset(jax.random.key(0), params)
     step = jax.jit(env.step_env)
     _, state, *_ = step(jax.random.key(1), state, jnp.int32(0), params)  # a score
-    state = state.replace(lr=jnp.float32(1e5))
+    state = state.replace(lr=jnp.float32(1e10))
     *_, info = step(jax.random.key(2), state, jnp.int32(0), params)
     assert bool(info["diverged"])  # training at this LR diverges...
     _, _, reward, terminated, _, info = step(

@@ -10,7 +10,7 @@ from crash_run import checkpointed_run  # tests/: the run test_reliability.py ki
 
 import autotrain_jax as at
 from autotrain_jax.agents.ppo import PPOConfig, compute_gae, make_ppo, make_train
-from autotrain_jax.agents.probes import HorizonProbe, SignProbe
+from autotrain_jax.agents.probes import HorizonProbe, ScaleProbe, SignProbe
 
 
 def test_gae_bootstraps_on_truncation_not_on_termination():
@@ -141,3 +141,16 @@ def test_chunk_size_divides_the_updates():
     assert chunk_size(40) == 2 and chunk_size(7) == 1 and chunk_size(100, 25) == 25
     with pytest.raises(ValueError, match="checkpoint_every"):
         chunk_size(10, 3)
+
+
+@pytest.mark.parametrize("vf_clip", [None, 0.2])
+def test_the_critic_reaches_returns_of_10_within_10_updates(vf_clip):
+    config = PPOConfig(num_envs=8, num_steps=8, num_updates=10, vf_clip=vf_clip)
+    ppo = make_ppo(config, ScaleProbe())
+    runner, _ = jax.jit(ppo.train)(jax.random.key(0), None)
+    obs = runner.obs_stats.normalize(ScaleProbe().reset(jax.random.key(1))[0])
+    error = abs(float(ppo.network.apply(runner.agent_params, obs).value) - 10.0)
+    if vf_clip is None:  # the default
+        assert error < 0.5
+    else:  # the clip holds V back (measured: 7.1 after 10 updates)
+        assert error > 1.0

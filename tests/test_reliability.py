@@ -25,7 +25,7 @@ HERE = pathlib.Path(__file__).parent
 
 
 @settings(
-    max_examples=6,
+    max_examples=10,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
@@ -38,7 +38,12 @@ HERE = pathlib.Path(__file__).parent
     reward=st.sampled_from(at.config.REWARDS),
     observation=st.sampled_from(at.config.OBSERVATIONS),
     optimizer=st.sampled_from(at.config.OPTIMIZERS),
-    initial_lr=st.floats(1e-4, 1.0),
+    rewind_past_oldest=st.sampled_from(at.config.REWIND_PAST_OLDEST),
+    warm_start=st.booleans(),
+    observe_task=st.booleans(),
+    initial_lr=st.floats(1e-4, 1.0) | st.tuples(st.floats(1e-4, 0.1), st.just(1.0)),
+    budget=st.integers(1, 6) | st.tuples(st.just(1), st.integers(1, 6)),
+    train_size=st.none() | st.tuples(st.integers(1, 64), st.integers(64, 512)),
     seed=st.integers(0, 2**16),
 )
 def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
@@ -50,7 +55,12 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
     reward,
     observation,
     optimizer,
+    rewind_past_oldest,
+    warm_start,
+    observe_task,
     initial_lr,
+    budget,
+    train_size,
     seed,
 ):
     env, params, _, _ = tiny
@@ -63,10 +73,18 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
         reward=reward,
         observation=observation,
         optimizer=optimizer,
+        rewind_past_oldest=rewind_past_oldest,
+        warm_start=warm_start,
+        observe_task=observe_task,
         batch_size=8,
         eval_batch_size=16,
     )
-    params = params.replace(initial_lr=initial_lr, lr_max=max(1.0, initial_lr))
+    params = params.replace(
+        initial_lr=initial_lr,
+        lr_max=1.0,
+        max_steps_in_episode=budget,
+        train_subset_size=train_size,
+    )
     env = at.AutoTrainEnv(config, params)
     traces = []
 
@@ -80,8 +98,11 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
     for t in range(6):
         key = jax.random.fold_in(jax.random.key(seed), t)
         action = space.sample(key)
-        if action_set == "continuous":  # also out of the box and NaN
-            action = action * 3.0 if t % 3 == 1 else action.at[0].set(jnp.nan)
+        if action_set == "continuous":  # also out of the box, NaN and inf
+            bad = (action * 3.0, action.at[0].set(jnp.nan), action.at[1].set(jnp.inf))
+            action = bad[t % 3] if t % 2 else action
+        elif t % 2:  # out-of-range ids
+            action = action + (-1) ** t * env.num_actions
         obs, state, reward_t, terminated, truncated, info = step(
             key, state, action, params
         )

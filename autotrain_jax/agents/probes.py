@@ -79,3 +79,16 @@ class HorizonProbe(_Probe):
 
     def _reward(self, state, action):
         return jnp.float32(1.0), jnp.bool_(False)
+
+
+class ScaleProbe(_Probe):
+    """One-step episodes paying `reward` (10, like the env's final reward).
+
+    The value of every observation is `reward`: a critic that may move only a
+    little per update (PPO's value clip) takes many updates to get there.
+    """
+
+    reward = 10.0
+
+    def _reward(self, state, action):
+        return jnp.float32(self.reward), jnp.bool_(True)

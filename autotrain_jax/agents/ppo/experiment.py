@@ -20,6 +20,7 @@ from autotrain_jax.agents.ppo import PPOConfig, RunningStats, make_ppo
 from autotrain_jax.agents.ppo import run as ppo_run
 from autotrain_jax.episode_log import episode_rows, plot_episode, rollout, write_csv
 from autotrain_jax.evaluation import evaluate_many, keep_policy, summarize
+from autotrain_jax.tasks import max_budget
 
 
 def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
@@ -96,7 +97,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     results = evaluate_many(  # one batch, the same seeds for both
         env, params, {"controller": controller, "constant_lr": keep_policy(env)}, keys
     )
-    horizon = int(params.max_steps_in_episode)
+    horizon = max_budget(params)
     log, _ = jax.jit(lambda key, p: rollout(env, p, controller, key, horizon))(
         keys[0], params
     )

@@ -59,7 +59,8 @@ def compute_gae(
 def ppo_loss(
     network, agent_params, batch: Batch, config
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """Clipped-surrogate policy loss + clipped value loss - entropy bonus.
+    """Clipped-surrogate policy loss + value loss (clipped to `config.vf_clip`
+    around the rollout's values if set) - entropy bonus.
 
     `batch` leaves are [N, ...]; advantages are normalised within the minibatch.
     """
@@ -73,15 +74,13 @@ def ppo_loss(
     clipped_ratio = jnp.clip(ratio, 1.0 - config.clip_eps, 1.0 + config.clip_eps)
     policy_loss = -jnp.minimum(ratio * advantage, clipped_ratio * advantage).mean()
 
-    value_clipped = batch.value + jnp.clip(
-        out.value - batch.value, -config.clip_eps, config.clip_eps
-    )
-    value_loss = (
-        0.5
-        * jnp.maximum(
-            (out.value - batch.target) ** 2, (value_clipped - batch.target) ** 2
-        ).mean()
-    )
+    value_error = (out.value - batch.target) ** 2
+    if config.vf_clip is not None:
+        value_clipped = batch.value + jnp.clip(
+            out.value - batch.value, -config.vf_clip, config.vf_clip
+        )
+        value_error = jnp.maximum(value_error, (value_clipped - batch.target) ** 2)
+    value_loss = 0.5 * value_error.mean()
     entropy = networks.entropy(out, continuous).mean()
     total = policy_loss + config.vf_coef * value_loss - config.ent_coef * entropy
     return total, {

@@ -27,6 +27,9 @@ class PPOConfig:
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
+    # The value loss is unclipped by default: PPO's value clip (`clip_eps` reused)
+    # lets V move only that far per update, while returns here are ~10.
+    vf_clip: float | None = None
     ent_coef: float = 0.01
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
@@ -56,6 +59,8 @@ class PPOConfig:
         for name in ("clip_eps", "lr", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.vf_clip is not None and not self.vf_clip > 0:
+            raise ValueError(f"vf_clip must be None or > 0, got {self.vf_clip}")
         for name in ("ent_coef", "vf_coef"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -1,0 +1,88 @@
+"""Task distributions: settings drawn afresh for every episode, inside jit.
+
+A setting given as a `(low, high)` pair in `EnvParams` is sampled per episode
+at reset, independently per env (DACBench's instance sets, as one vmapped
+batch); a plain number stays fixed, and then nothing is drawn.
+
+- `initial_lr`: log-uniform in [low, high].
+- `max_steps_in_episode` (the budget, in env steps): uniform integer in
+  [low, high].
+- `train_subset_size`: log-uniform integer in [low, high]; each episode trains
+  on a fresh random subset of that many examples of the training split (a
+  window at a random offset into the split, which `from_arrays` shuffled).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+SAMPLED = ("initial_lr", "max_steps_in_episode", "train_subset_size")
+
+
+@struct.dataclass
+class Task:
+    """The settings of one episode, as drawn at reset."""
+
+    initial_lr: jax.Array  # () float32
+    budget: jax.Array  # () int32, env steps this episode may last
+    train_size: jax.Array  # () int32, examples in this episode's training subset
+    train_offset: jax.Array  # () int32, first example of the subset in the split
+
+
+def is_range(value) -> bool:
+    """Whether a setting is a `(low, high)` range rather than a fixed value."""
+    return isinstance(value, tuple | list)
+
+
+def upper(value):
+    """The largest value a setting can take (the setting itself if fixed)."""
+    return value[1] if is_range(value) else value
+
+
+def max_budget(params) -> int:
+    """The longest episode `params` allows, for static rollout lengths."""
+    return int(upper(params.max_steps_in_episode))
+
+
+def _log_uniform(key: jax.Array, low, high) -> jax.Array:
+    low, high = jnp.float32(low), jnp.float32(high)
+    log_value = jax.random.uniform(key, (), jnp.float32, jnp.log(low), jnp.log(high))
+    return jnp.clip(jnp.exp(log_value), low, high)
+
+
+def sample_task(key: jax.Array, params) -> Task:
+    """Draws one episode's settings; fixed settings are taken as they are."""
+    key_lr, key_budget, key_size, key_offset = jax.random.split(key, 4)
+    pool = params.data.train_y.shape[0]
+    initial_lr = params.initial_lr
+    if is_range(initial_lr):
+        initial_lr = _log_uniform(key_lr, *initial_lr)
+    budget = params.max_steps_in_episode
+    if is_range(budget):
+        budget = jax.random.randint(key_budget, (), budget[0], budget[1] + 1)
+    size, offset = params.train_subset_size, 0
+    if size is None:
+        size = pool
+    elif is_range(size):
+        size = jnp.round(_log_uniform(key_size, *size))
+    if params.train_subset_size is not None:
+        offset = jax.random.randint(key_offset, (), 0, pool)
+    return Task(
+        initial_lr=jnp.asarray(initial_lr, jnp.float32),
+        budget=jnp.asarray(budget, jnp.int32),
+        train_size=jnp.asarray(size, jnp.int32),
+        train_offset=jnp.asarray(offset, jnp.int32),
+    )
+
+
+def train_indices(task: Task, idx: jax.Array, pool: int) -> jax.Array:
+    """Positions in the training split of the subset's examples number `idx`."""
+    return (task.train_offset + idx) % pool
+
+
+def sample_train_indices(key: jax.Array, task: Task, num: int, pool: int):
+    """`num` examples of the episode's training subset, drawn with replacement."""
+    idx = jax.random.randint(key, (num,), 0, task.train_size)
+    return train_indices(task, idx, pool)

@@ -1,0 +1,185 @@
+"""Task distributions (settings drawn per episode), scale-free observations, and
+the warm start's cost."""
+
+import dataclasses
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import keep_action
+
+import autotrain_jax as at
+from autotrain_jax.tasks import Task, sample_train_indices, train_indices
+
+
+def _batch_reset(env, params, num=64):
+    @chex.assert_max_traces(n=1)
+    def reset(key, params):
+        return env.reset(key, params)
+
+    batched = jax.jit(jax.vmap(reset, in_axes=(0, None)))
+    obs, state = batched(jax.random.split(jax.random.key(0), num), params)
+    batched(jax.random.split(jax.random.key(1), num), params)  # no retrace
+    return obs, state
+
+
+def test_initial_lr_range_is_drawn_per_env_log_uniformly():
+    env, params = at.make_env("tiny", initial_lr=(1e-3, 1e-1))
+    _, state = _batch_reset(env, params)
+    lr = np.asarray(state.lr)
+    np.testing.assert_array_equal(lr, state.task.initial_lr)
+    assert len(np.unique(lr)) >= 32 and lr.min() >= 1e-3 and lr.max() <= 1e-1
+    below_1e2 = np.mean(lr < 1e-2)  # log-uniform: half of the mass below 1e-2
+    assert 0.3 < below_1e2 < 0.7
+
+
+def test_budget_range_ends_each_episode_at_its_own_budget():
+    env, params = at.make_env("tiny", max_steps_in_episode=(2, 6))
+    _, state = _batch_reset(env, params, num=32)
+    budget = np.asarray(state.task.budget)
+    assert set(budget) == {2, 3, 4, 5, 6}
+    step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None, None)))
+    ended_at = np.zeros(32, int)
+    for t in range(1, 7):
+        keys = jax.random.split(jax.random.key(t), 32)
+        _, state, _, terminated, truncated, info = step(
+            keys, state, keep_action(env), params
+        )
+        assert not np.any(truncated)
+        np.testing.assert_array_equal(info["budget"], budget)
+        ended_at[np.asarray(terminated) & (ended_at == 0)] = t
+    np.testing.assert_array_equal(ended_at, budget)
+
+
+def test_train_size_range_trains_each_episode_on_a_fresh_subset():
+    env, params = at.make_env("tiny", train_size=(50, 500))
+    assert params.data.train_y.shape[0] == 500  # the pool: the largest size
+    assert params.train_subset_size == (50, 500)
+    _, state = _batch_reset(env, params)
+    size = np.asarray(state.task.train_size)
+    assert len(np.unique(size)) >= 32 and size.min() >= 50 and size.max() <= 500
+    assert len(np.unique(state.task.train_offset)) >= 32
+
+
+def test_a_one_example_subset_is_all_the_training_accuracy_sees():
+    env, params = at.make_env("tiny", train_size=(1, 1))
+    _, state = _batch_reset(env, params, num=16)
+    step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None, None)))
+    keys = jax.random.split(jax.random.key(3), 16)
+    _, state, *_ = step(keys, state, keep_action(env), params)
+    # one example repeated: the sampled training accuracy is 0 or 1, and after
+    # 10 steps on that one example it is 1
+    np.testing.assert_array_equal(state.train_accuracy, 1.0)
+
+
+def test_subset_indices_wrap_around_the_split():
+    task = Task(
+        initial_lr=jnp.float32(0.01),
+        budget=jnp.int32(8),
+        train_size=jnp.int32(4),
+        train_offset=jnp.int32(8),
+    )
+    np.testing.assert_array_equal(
+        train_indices(task, jnp.arange(4), pool=10), [8, 9, 0, 1]
+    )
+    drawn = sample_train_indices(jax.random.key(0), task, 200, pool=10)
+    assert set(np.asarray(drawn)) == {8, 9, 0, 1}
+
+
+def test_degenerate_ranges_reproduce_fixed_settings_bit_exactly(tiny):
+    env, params, _, _ = tiny
+    ranged = params.replace(initial_lr=(0.01, 0.01), max_steps_in_episode=(8, 8))
+
+    def run(params):
+        obs, state = env.reset(jax.random.key(0), params)
+        out = []
+        for t in range(3):
+            action = jnp.int32(t % 3 + 1)
+            obs, state, reward, *_ = env.step(jax.random.key(t), state, action, params)
+            out.append((obs, reward, state.params))
+        return out
+
+    chex.assert_trees_all_equal(run(params), run(ranged))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"initial_lr": (0.1, 0.01)}, "initial_lr"),
+        ({"initial_lr": (1e-3, 10.0)}, r"initial_lr must lie in \[lr_min, lr_max\]"),
+        ({"max_steps_in_episode": (0, 4)}, "max_steps_in_episode"),
+        ({"max_steps_in_episode": (2.5, 4)}, "max_steps_in_episode must be integers"),
+        ({"train_size": (0, 100)}, "train_subset_size"),
+    ],
+)
+def test_bad_ranges_fail_before_any_data_is_read(monkeypatch, overrides, message):
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was read before validation")
+
+    monkeypatch.setattr(at.presets, "load_dataset", no_data)
+    with pytest.raises(ValueError, match=message):
+        at.make_env("tiny", **overrides)
+
+
+def test_scale_free_observation_and_task_features():
+    env, params = at.make_env(
+        "tiny",
+        observation="scale_free",
+        observe_task=True,
+        initial_lr=(1e-3, 1e-1),
+        max_steps_in_episode=(4, 12),
+        train_size=(64, 512),
+    )
+    k = env.config.num_losses
+    assert env.config.record_size == k + 6
+    _, state = env.reset(jax.random.key(0), params)
+    step = jax.jit(env.step_env)
+    obs, state, *_, info = step(jax.random.key(1), state, keep_action(env), params)
+    first_loss = float(info["losses"][0])
+    obs, state, *_, info = step(jax.random.key(2), state, keep_action(env), params)
+    record = np.asarray(obs[-1])
+    relative = np.log(np.asarray(info["losses"], np.float64) / first_loss)
+    # float32 log of a ratio vs float64: a few ulp
+    np.testing.assert_allclose(record[:k], relative, rtol=1e-5, atol=1e-6)
+    lr, budget, size = (float(info[f]) for f in ("lr", "budget", "train_size"))
+    np.testing.assert_allclose(record[k], np.log10(lr), rtol=1e-6)
+    assert record[k + 1] == float(info["score"])
+    assert record[k + 3] == pytest.approx(2 / budget)
+    np.testing.assert_allclose(record[k + 4 :], np.log10([budget, size]), rtol=1e-6)
+
+
+def _count_inner_training(env):
+    """Wraps `env.inner_train` to count its runs (a host callback per run)."""
+    calls = []
+    inner_train = env.inner_train
+
+    def counted(*args):
+        jax.debug.callback(lambda: calls.append(1))
+        return inner_train(*args)
+
+    env.inner_train = counted
+    return calls
+
+
+def test_warm_start_trains_only_for_the_envs_that_reset(tiny):
+    _, params, _, _ = tiny
+    counts = {}
+    for warm_start in (False, True):
+        config = dataclasses.replace(tiny[0].config, warm_start=warm_start)
+        env = at.AutoTrainEnv(config, params)
+        _, state = jax.vmap(env.reset, in_axes=(0, None))(
+            jax.random.split(jax.random.key(0), 4), params
+        )
+        calls = _count_inner_training(env)
+        step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
+        keep = jnp.full(4, keep_action(env))
+        keys = jax.random.split(jax.random.key(1), 4)
+        jax.block_until_ready(step(keys, state, keep, params))
+        quiet = len(calls)  # no episode ends: the step's own training only
+        stop_one = keep.at[0].set(3 * config.history + 1)
+        jax.block_until_ready(step(keys, state, stop_one, params))
+        counts[warm_start] = (quiet, len(calls) - quiet)
+    assert counts[True][0] == counts[False][0]  # no warm-up unless a reset
+    assert counts[True][1] > counts[False][1]  # a reset runs the warm-up
