@@ -9,6 +9,10 @@
   a3 > stop_threshold. Stop wins over re-init and keeps the rewind, so that
   "stop with the weights of r steps ago" is one action (early stopping with
   restore); re-init wins over LR and rewind.
+- `self_play` (the prototype's self-play box): a in [-1, 1]^4: LR x
+  max_lr_factor ** a0; batch size x max_batch_factor ** a1 (kept within
+  [batch_size_min, batch_size_max]); re-init if a2 > reinit_threshold; stop if
+  a3 > stop_threshold (stop wins over re-init, which wins over the scalings).
 
 Inside jit, out-of-range ids are clipped to the valid range and continuous actions
 are clipped to the box, with NaN read as 0; `info["invalid_action"]` flags both.
@@ -33,18 +37,25 @@ class Control(NamedTuple):
 
     lr_factor: jax.Array  # () float32, multiplies the learning rate
     rewind: jax.Array  # () int32, newest history entries to drop
+    batch_factor: jax.Array  # () float32, multiplies the batch size (self_play)
     reinit: jax.Array  # () bool, fresh weights and optimizer state
     stop: jax.Array  # () bool, end the episode now
     invalid: jax.Array  # () bool, the action was outside its space
 
 
 def num_actions(config: EnvConfig) -> int:
-    """Discrete actions of the set (3H + 2 for `full`); the box size if continuous."""
+    """Discrete actions of the set (3H + 2 for `full`); the box size of the
+    `continuous` and `self_play` sets."""
     if config.action_set == "full":
         return 3 * config.history + 2
     if config.action_set == "reduced":
         return REDUCED_NUM_ACTIONS
     return CONTINUOUS_DIM
+
+
+def is_box(config: EnvConfig) -> bool:
+    """Whether the action set is a box of continuous actions."""
+    return config.action_set in ("continuous", "self_play")
 
 
 def _decode_full(action, params, history: int) -> Control:
@@ -55,6 +66,7 @@ def _decode_full(action, params, history: int) -> Control:
     return Control(
         lr_factor=jnp.where(is_move, factor, 1.0),
         rewind=jnp.where(is_move, clipped % history, 0).astype(jnp.int32),
+        batch_factor=jnp.float32(1.0),
         reinit=clipped == 3 * history,
         stop=clipped == last,
         invalid=clipped != action,
@@ -67,6 +79,7 @@ def _decode_reduced(action, params) -> Control:
     return Control(
         lr_factor=jnp.where(clipped <= 4, factor, 1.0),
         rewind=jnp.int32(0),
+        batch_factor=jnp.float32(1.0),
         reinit=clipped == 5,
         stop=clipped == 6,
         invalid=clipped != action,
@@ -82,6 +95,23 @@ def _decode_continuous(action, params, history: int) -> Control:
     return Control(
         lr_factor=jnp.where(stop | reinit, 1.0, params.max_lr_factor ** clipped[0]),
         rewind=jnp.where(reinit, 0, rewind),
+        batch_factor=jnp.float32(1.0),
+        reinit=reinit,
+        stop=stop,
+        invalid=jnp.any(clipped != action),
+    )
+
+
+def _decode_self_play(action, params) -> Control:
+    finite = jnp.nan_to_num(action, nan=0.0)
+    clipped = jnp.clip(finite, -1.0, 1.0)
+    stop = clipped[3] > params.stop_threshold
+    reinit = (clipped[2] > params.reinit_threshold) & ~stop
+    scale = ~(stop | reinit)
+    return Control(
+        lr_factor=jnp.where(scale, params.max_lr_factor ** clipped[0], 1.0),
+        rewind=jnp.int32(0),
+        batch_factor=jnp.where(scale, params.max_batch_factor ** clipped[1], 1.0),
         reinit=reinit,
         stop=stop,
         invalid=jnp.any(clipped != action),
@@ -95,6 +125,8 @@ def decode(action: jax.Array, params, config: EnvConfig) -> Control:
     if config.action_set == "reduced":
         return _decode_reduced(jnp.asarray(action, jnp.int32), params)
     action = jnp.asarray(action, jnp.float32)
+    if config.action_set == "self_play":
+        return _decode_self_play(action, params)
     return _decode_continuous(action, params, config.history)
 
 
@@ -127,7 +159,7 @@ def control_name(lr_factor: float, rewind: int, reinit: bool, stop: bool) -> str
 def validate_action(action, config: EnvConfig) -> None:
     """Host-side check for adapters: raises ValueError on an invalid action."""
     action = np.asarray(action)
-    if config.action_set == "continuous":
+    if is_box(config):
         if action.shape != (CONTINUOUS_DIM,):
             raise ValueError(f"action must have shape (4,), got {action.shape}")
         if not np.isfinite(action).all() or np.abs(action).max() > 1.0:

@@ -6,8 +6,8 @@ import dataclasses
 
 MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "momentum", "adam")
-ACTION_SETS = ("full", "reduced", "continuous")
-REWARDS = ("prototype", "step_cost", "delta")
+ACTION_SETS = ("full", "reduced", "continuous", "self_play")
+REWARDS = ("prototype", "step_cost", "delta", "relative")
 OBSERVATIONS = ("original", "extended", "scale_free")
 REWIND_PAST_OLDEST = ("oldest", "reinit")
 
@@ -35,18 +35,25 @@ class EnvConfig:
       history: H, records in the observation and slots in the weight history.
       inner_steps: T, inner optimizer steps per environment step.
       loss_every: S, inner steps per sampled loss; K = T // S losses per record.
-      batch_size: inner minibatch size.
+      batch_size: inner minibatch size (the initial one under `self_play`).
+      batch_size_min, batch_size_max: the range `self_play` scales the batch
+        size within (default batch_size // 4 and 2 x batch_size); every inner
+        step draws batch_size_max examples and weights the loss over the first
+        b, so shapes stay static. Other action sets keep batch_size.
       eval_batch_size: samples of the training subset and of the holdout scored
         per environment step by Thresholdout.
       action_set: one of `ACTION_SETS`.
-      reward: one of `REWARDS`.
+      reward: one of `REWARDS`; `relative` also trains a constant-LR reference
+        run beside the controlled one (twice the inner training).
       observation: `original` records [K losses, lr, score]; `extended` appends
         [log10 lr, train-subset accuracy, fraction of the budget used];
         `scale_free` records [K log(loss / the episode's first loss), log10 lr,
         score, train-subset accuracy, fraction of the budget used], comparable
         across tasks whose losses and LRs differ by orders of magnitude.
       observe_task: append [log10 budget, log10 training-subset size] of the
-        episode's task (see `autotrain_jax.tasks`) to every record.
+        episode's task (see `autotrain_jax.tasks`) to every record. Under the
+        `self_play` action set every record also holds log2(batch size /
+        batch_size), before the task features.
       rewind_past_oldest: what a rewind past the oldest saved weights does:
         `oldest` restores the oldest entry, `reinit` re-initialises (the prototype).
       warm_start: fill the history at reset with H - 1 records, each from a fresh
@@ -60,6 +67,8 @@ class EnvConfig:
     inner_steps: int = 50
     loss_every: int = 10
     batch_size: int = 64
+    batch_size_min: int | None = None
+    batch_size_max: int | None = None
     eval_batch_size: int = 256
     action_set: str = "full"
     reward: str = "prototype"
@@ -88,6 +97,7 @@ class EnvConfig:
             "eval_batch_size",
         ):
             _check_positive_int(field, getattr(self, field))
+        self._resolve_batch_range()
         if self.inner_steps % self.loss_every:
             raise ValueError(
                 f"inner_steps (T={self.inner_steps}) must be a multiple of "
@@ -99,6 +109,22 @@ class EnvConfig:
                     f"{field} must be a bool, got {getattr(self, field)!r}"
                 )
 
+    def _resolve_batch_range(self) -> None:
+        if self.action_set != "self_play":
+            low = high = self.batch_size
+        else:
+            low = self.batch_size_min or max(1, self.batch_size // 4)
+            high = self.batch_size_max or 2 * self.batch_size
+        _check_positive_int("batch_size_min", low)
+        _check_positive_int("batch_size_max", high)
+        if not low <= self.batch_size <= high:
+            raise ValueError(
+                f"batch_size_min <= batch_size <= batch_size_max must hold, got "
+                f"{low} <= {self.batch_size} <= {high}"
+            )
+        object.__setattr__(self, "batch_size_min", low)
+        object.__setattr__(self, "batch_size_max", high)
+
     @property
     def num_losses(self) -> int:
         """K, the training losses sampled per environment step."""
@@ -108,4 +134,5 @@ class EnvConfig:
     def record_size(self) -> int:
         """Features per observation record."""
         extra = {"original": 2, "extended": 5, "scale_free": 4}[self.observation]
-        return self.num_losses + extra + (2 if self.observe_task else 0)
+        batch = 1 if self.action_set == "self_play" else 0  # log2 batch-size ratio
+        return self.num_losses + extra + batch + (2 if self.observe_task else 0)

@@ -15,7 +15,7 @@ from autotrain_jax.control_flow import when
 from autotrain_jax.history import WeightHistory
 from autotrain_jax.models import INIT_METHODS, make_init_fn, make_model
 from autotrain_jax.params import EnvParams, check_params
-from autotrain_jax.scoring import shaping_reward, thresholdout_score
+from autotrain_jax.scoring import relative_reward, shaping_reward, thresholdout_score
 from autotrain_jax.tasks import Task, sample_task
 from autotrain_jax.training import (
     accuracy,
@@ -41,6 +41,20 @@ class EnvState:
     inner_steps: jax.Array  # () int32, inner optimizer steps this episode
     task: Task  # this episode's sampled settings (initial LR, budget, subset)
     first_loss: jax.Array  # () float32, the episode's first loss; 0 before it
+    batch_size: jax.Array  # () int32, inner minibatch size (self_play scales it)
+    inner_samples: jax.Array  # () int32, training examples seen this episode
+    reference: Reference | None  # the constant-LR run of reward="relative"
+
+
+@struct.dataclass
+class Reference:
+    """The `relative` reward's reference: the episode's initial weights trained
+    at its initial LR and batch size, on the controlled run's minibatches."""
+
+    params: Any  # classifier params pytree
+    opt_state: Any
+    losses: jax.Array  # (K,) float32, its last step's losses (finite)
+    score: jax.Array  # () float32, its last Thresholdout score
 
 
 class Evaluation(NamedTuple):
@@ -102,7 +116,7 @@ class AutoTrainEnv:
         return actions.num_actions(self.config)
 
     def action_space(self, params: EnvParams | None = None):
-        if self.config.action_set == "continuous":
+        if actions.is_box(self.config):
             return spaces.Box(-1.0, 1.0, (actions.CONTINUOUS_DIM,))
         return spaces.Discrete(self.num_actions)
 
@@ -148,7 +162,14 @@ class AutoTrainEnv:
             inner_steps=jnp.int32(0),
             task=sample_task(key_template, params),
             first_loss=jnp.float32(0),
+            batch_size=jnp.int32(self.config.batch_size),
+            inner_samples=jnp.int32(0),
+            reference=None,
         )
+        if self.config.reward == "relative":
+            losses = jnp.zeros(self.config.num_losses)
+            reference = Reference(net, opt_state, losses, jnp.float32(0))
+            template = template.replace(reference=reference)
         state = self._restart(key_restart, template, params)
         return self.get_obs(state), state
 
@@ -160,6 +181,7 @@ class AutoTrainEnv:
         if self.config.rewind_past_oldest == "reinit":  # stop never re-initialises
             reinit |= (control.rewind >= state.weight_history.count) & ~control.stop
         state = self._scale_lr(state, control.lr_factor, params)
+        state = self._scale_batch(state, control.batch_factor)
         state = self._rewind(state, control.rewind)
         state = self._reinit(key_reinit, state, params, where=reinit)
         outcome = self._train_and_score(key_train, state, params)
@@ -167,19 +189,33 @@ class AutoTrainEnv:
         trained = ~control.stop & ~diverged
         state = self._commit(state, outcome, where=trained)
         inner_steps = jnp.where(control.stop, 0, self.config.inner_steps)
+        inner_samples = inner_steps * state.batch_size
         state = state.replace(
-            time=state.time + 1, inner_steps=state.inner_steps + inner_steps
+            time=state.time + 1,
+            inner_steps=state.inner_steps + inner_steps,
+            inner_samples=state.inner_samples + inner_samples,
         )
         state = self._note_first_loss(state, outcome.losses, where=trained)
         record = self._record(state, outcome.losses, params)
         state = self._append_record(state, record, where=~control.stop)
+        if state.reference is not None:
+            state = self._advance_reference(key_train, state, params)
 
         terminated = control.stop | diverged | (state.time >= state.task.budget)
-        reward = shaping_reward(
-            self.config.reward, state.score, prev_score, params, inner_steps
+        cost_steps = inner_samples / self.config.batch_size  # in default batches
+        if self.config.reward == "relative":
+            reward = relative_reward(outcome.losses, state.reference, params, trained)
+            reward -= params.step_cost * cost_steps
+            reference_score = state.reference.score
+            end = params.relative_terminal * jnp.sign(state.score - reference_score)
+        else:
+            reward = shaping_reward(
+                self.config.reward, state.score, prev_score, params, cost_steps
+            )
+            end = params.final_reward_scale * state.score
+        reward = jnp.where(
+            diverged, params.divergence_penalty, reward + terminated * end
         )
-        reward += terminated * params.final_reward_scale * state.score
-        reward = jnp.where(diverged, params.divergence_penalty, reward)
         info = {
             "losses": jnp.where(control.stop, 0.0, outcome.losses),
             "lr": state.lr,
@@ -188,6 +224,8 @@ class AutoTrainEnv:
             "holdout_accuracy": state.holdout_accuracy,
             "inner_steps": inner_steps,
             "total_inner_steps": state.inner_steps,
+            "batch_size": state.batch_size,
+            "inner_samples": inner_samples,
             "diverged": diverged,
             **control._asdict(),
             "reinit": reinit,  # every re-init, the implicit one past the oldest too
@@ -210,6 +248,35 @@ class AutoTrainEnv:
     def _scale_lr(self, state: EnvState, factor, params: EnvParams) -> EnvState:
         lr = jnp.clip(state.lr * factor, params.lr_min, params.lr_max)
         return state.replace(lr=lr.astype(jnp.float32))
+
+    def _scale_batch(self, state: EnvState, factor) -> EnvState:
+        low, high = self.config.batch_size_min, self.config.batch_size_max
+        size = jnp.clip(jnp.round(state.batch_size * factor), low, high)
+        return state.replace(batch_size=size.astype(jnp.int32))
+
+    def _advance_reference(self, key, state: EnvState, params) -> EnvState:
+        """Trains the reference run T steps on the controlled run's minibatches
+        and scores it with the same samples (the same `key`); like the
+        controlled run, it keeps its last finite weights if training diverges."""
+        reference = state.reference
+        run = state.replace(
+            params=reference.params,
+            opt_state=reference.opt_state,
+            lr=state.task.initial_lr,
+            batch_size=jnp.int32(self.config.batch_size),
+        )
+        outcome = self._train_and_score(key, run, params)
+        keep = ~outcome.diverged
+        weights = _select(
+            keep,
+            (outcome.params, outcome.opt_state),
+            (reference.params, reference.opt_state),
+        )
+        losses = jnp.clip(
+            jnp.nan_to_num(outcome.losses, nan=params.max_loss), 0, params.max_loss
+        )
+        score = jnp.where(keep, outcome.evaluation.score, reference.score)
+        return state.replace(reference=Reference(*weights, losses, score))
 
     def _rewind(self, state: EnvState, num: jax.Array) -> EnvState:
         """Drops the `num` newest snapshots and restores the newest remaining one
@@ -289,7 +356,13 @@ class AutoTrainEnv:
         """T inner steps from the state's weights, then Thresholdout."""
         key_train, *keys_evaluate = jax.random.split(key, 4)
         net, opt_state, losses = self.inner_train(
-            key_train, state.params, state.opt_state, state.lr, params.data, state.task
+            key_train,
+            state.params,
+            state.opt_state,
+            state.lr,
+            params.data,
+            state.task,
+            state.batch_size,
         )
         evaluation = self._evaluate(keys_evaluate, net, state.task, params)
         diverged = ~(jnp.all(jnp.isfinite(losses)) & tree_all_finite(net))
@@ -329,6 +402,8 @@ class AutoTrainEnv:
         if self.config.observation == "extended":
             extra = [jnp.log10(state.lr), state.train_accuracy, progress]
             features.append(jnp.stack(extra))
+        if self.config.action_set == "self_play":
+            features.append(jnp.log2(state.batch_size / self.config.batch_size)[None])
         if self.config.observe_task:
             task = [state.task.budget, state.task.train_size]
             features.append(jnp.log10(jnp.stack(task).astype(jnp.float32)))
@@ -354,10 +429,21 @@ class AutoTrainEnv:
             time=jnp.where(where, 0, state.time),
             inner_steps=jnp.where(where, 0, state.inner_steps),
             first_loss=jnp.where(where, 0.0, state.first_loss),
+            batch_size=jnp.where(where, self.config.batch_size, state.batch_size),
+            inner_samples=jnp.where(where, 0, state.inner_samples),
         )
         if self.config.warm_start:
             warm = functools.partial(self._warm_start, key_warm, state, params)
             state = when(where, warm, state)
+        if state.reference is not None:  # starts where the controlled run starts
+            start = Reference(
+                state.params,
+                state.opt_state,
+                jnp.zeros(self.config.num_losses),
+                state.score,
+            )
+            reference = _select(where, start, state.reference)
+            state = state.replace(reference=reference)
         return state
 
     def _warm_start(self, key: jax.Array, state: EnvState, params) -> EnvState:
@@ -370,8 +456,10 @@ class AutoTrainEnv:
             state = state.replace(params=net, opt_state=self._optimizer.init(net))
             outcome = self._train_and_score(key_train, state, params)
             state = self._commit(state, outcome, where=~outcome.diverged)
+            inner_steps = self.config.inner_steps
             state = state.replace(
-                inner_steps=state.inner_steps + self.config.inner_steps
+                inner_steps=state.inner_steps + inner_steps,
+                inner_samples=state.inner_samples + inner_steps * state.batch_size,
             )
             state = self._note_first_loss(state, outcome.losses, ~outcome.diverged)
             return self._append_record(

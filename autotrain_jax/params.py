@@ -26,7 +26,8 @@ class EnvParams:
     train_subset_size: int | tuple[int, int] | None = None  # None: the whole split
     full_lr_factors: tuple[float, ...] = (0.9, 1.0, 1.1)
     reduced_lr_factors: tuple[float, ...] = (1.0, 0.8, 0.2, 1.2, 1.8)
-    max_lr_factor: float = 2.0  # continuous: LR x max_lr_factor ** a0
+    max_lr_factor: float = 2.0  # continuous, self_play: LR x max_lr_factor ** a0
+    max_batch_factor: float = 2.0  # self_play: batch size x max_batch_factor ** a1
     reinit_threshold: float = 0.5  # continuous: re-init if a2 > this
     stop_threshold: float = 0.5  # continuous: stop if a3 > this
     threshold: float = 0.01  # Thresholdout: 4 x tolerance (0.01 / 4)
@@ -34,7 +35,10 @@ class EnvParams:
     answer_noise: float = 0.005  # std, 2 x tolerance
     inter_reward: float = 0.05  # prototype reward: +-this per step
     final_reward_scale: float = 10.0  # episode end: + score x this
-    step_cost: float = 1e-3  # step_cost reward: per inner optimizer step
+    step_cost: float = 1e-3  # step_cost, relative: per inner step at batch_size
+    relative_scale: float = 1.0  # relative: x ln(reference loss / loss) per step
+    relative_clip: float = 0.5  # relative: the per-step term lies in +-this
+    relative_terminal: float = 1.0  # relative: +-this as the score beats or not
     divergence_penalty: float = -10.0  # the reward when training diverges
     max_loss: float = 100.0  # losses are clipped to [0, max_loss] in observations
 
@@ -73,10 +77,18 @@ def check_params(params: EnvParams) -> None:
         factors = getattr(params, name)
         if len(factors) != size or min(float(f) for f in factors) <= 0:
             raise ValueError(f"{name} must be {size} positive factors, got {factors}")
-    for name in ("max_lr_factor", "max_loss"):
+    for name in ("max_lr_factor", "max_batch_factor", "max_loss"):
         if value(name) <= 0:
             raise ValueError(f"{name} must be > 0, got {value(name)}")
-    for name in ("threshold", "threshold_noise", "answer_noise", "step_cost"):
+    for name in (
+        "threshold",
+        "threshold_noise",
+        "answer_noise",
+        "step_cost",
+        "relative_scale",
+        "relative_clip",
+        "relative_terminal",
+    ):
         if value(name) < 0:
             raise ValueError(f"{name} must be >= 0, got {value(name)}")
 

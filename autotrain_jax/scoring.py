@@ -32,7 +32,8 @@ def shaping_reward(kind: str, score, prev_score, params, inner_steps) -> jax.Arr
     """The per-step reward before the end-of-episode bonus.
 
     - `prototype`: +-inter_reward by the sign of the score change.
-    - `step_cost`: sign of the score change - step_cost x inner steps this step.
+    - `step_cost`: sign of the score change - step_cost x inner steps this step
+      (counted in batches of the configured batch size).
     - `delta`: the score change.
     """
     change = score - prev_score
@@ -41,3 +42,21 @@ def shaping_reward(kind: str, score, prev_score, params, inner_steps) -> jax.Arr
     if kind == "step_cost":
         return jnp.sign(change) - params.step_cost * inner_steps
     return change
+
+
+def relative_reward(losses, reference, params, trained) -> jax.Array:
+    """The `relative` reward's per-step term: the controlled run against the
+    constant-LR reference run, which trained on the same minibatches.
+
+    clip(relative_scale x ln(reference loss / loss), +-relative_clip), the
+    losses being the means of this step's K losses; 0 on a step that did not
+    train. A log ratio, so that the term means the same on tasks whose losses
+    differ in scale; the clip keeps one lucky step from dominating the return.
+    """
+    loss = jnp.clip(jnp.nan_to_num(losses, nan=params.max_loss), 1e-8, params.max_loss)
+    reference_loss = jnp.maximum(reference.losses, 1e-8)
+    ratio = jnp.log(reference_loss.mean()) - jnp.log(loss.mean())
+    term = jnp.clip(
+        params.relative_scale * ratio, -params.relative_clip, params.relative_clip
+    )
+    return jnp.where(trained, term, 0.0)

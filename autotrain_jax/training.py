@@ -29,9 +29,16 @@ def make_optimizer(name: str) -> optax.GradientTransformation:
     return optax.scale_by_adam()
 
 
-def cross_entropy(model: nn.Module, params, x: jax.Array, y: jax.Array) -> jax.Array:
+def cross_entropy(
+    model: nn.Module, params, x: jax.Array, y: jax.Array, size=None
+) -> jax.Array:
+    """Mean cross-entropy over the batch, or over its first `size` examples."""
     logits = model.apply({"params": params}, x)
-    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    losses = optax.softmax_cross_entropy_with_integer_labels(logits, y)
+    if size is None:
+        return losses.mean()
+    used = jnp.arange(losses.shape[0]) < size
+    return jnp.sum(jnp.where(used, losses, 0.0)) / size
 
 
 def accuracy(model: nn.Module, params, x: jax.Array, y: jax.Array) -> jax.Array:
@@ -42,29 +49,42 @@ def accuracy(model: nn.Module, params, x: jax.Array, y: jax.Array) -> jax.Array:
 def make_train_fn(
     config: EnvConfig, model: nn.Module, optimizer: optax.GradientTransformation
 ) -> Callable:
-    """Returns `train(key, params, opt_state, lr, data, task=None) -> (params,
-    opt_state, losses)`.
+    """Returns `train(key, params, opt_state, lr, data, task=None, batch_size=None)
+    -> (params, opt_state, losses)`.
 
     Runs T = config.inner_steps optimizer steps on minibatches drawn with
     replacement from the training split (or the `task`'s subset of it), in one
     `lax.scan`. `losses` is (K,): the mean minibatch loss over each block of
-    S = config.loss_every steps.
+    S = config.loss_every steps. Under the `self_play` action set each step
+    draws `config.batch_size_max` examples and averages the loss over the first
+    `batch_size` (a traced int32): a variable batch size with static shapes.
     """
-    grad_fn = jax.value_and_grad(lambda p, x, y: cross_entropy(model, p, x, y))
+    variable = config.action_set == "self_play"
+    drawn = config.batch_size_max if variable else config.batch_size
+    grad_fn = jax.value_and_grad(
+        lambda p, x, y, size: cross_entropy(model, p, x, y, size)
+    )
 
     def train(
-        key, params, opt_state, lr, data: Dataset, task: Task | None = None
+        key,
+        params,
+        opt_state,
+        lr,
+        data: Dataset,
+        task: Task | None = None,
+        batch_size: jax.Array | None = None,
     ) -> tuple[Any, Any, jax.Array]:
         pool = data.train_y.shape[0]
+        size = batch_size if variable else None
 
         def inner_step(carry, step_key):
             params, opt_state = carry
             if task is None:
-                idx = jax.random.randint(step_key, (config.batch_size,), 0, pool)
+                idx = jax.random.randint(step_key, (drawn,), 0, pool)
             else:
-                idx = sample_train_indices(step_key, task, config.batch_size, pool)
+                idx = sample_train_indices(step_key, task, drawn, pool)
             loss, grads = grad_fn(
-                params, data.normalize(data.train_x[idx]), data.train_y[idx]
+                params, data.normalize(data.train_x[idx]), data.train_y[idx], size
             )
             direction, opt_state = optimizer.update(grads, opt_state, params)
             params = jax.tree.map(lambda p, d: p - lr * d, params, direction)
