@@ -58,6 +58,36 @@ def is_box(config: EnvConfig) -> bool:
     return config.action_set in ("continuous", "self_play")
 
 
+def keep(config: EnvConfig) -> jax.Array:
+    """The action that keeps the LR (and batch size), and neither rewinds,
+    re-initialises nor stops: a constant-LR step."""
+    if config.action_set == "full":
+        return jnp.int32(config.history)  # LR x1.0 (factor index 1), rewind 0
+    if config.action_set == "reduced":
+        return jnp.int32(0)
+    if config.action_set == "self_play":
+        return jnp.array([0.0, 0.0, -1.0, -1.0])  # LR and batch size x1
+    return jnp.array([0.0, -1.0, -1.0, -1.0])  # LR x1, rewind 0
+
+
+def stop(config: EnvConfig) -> jax.Array:
+    """The action that ends the episode with the current weights."""
+    if config.action_set == "full":
+        return jnp.int32(3 * config.history + 1)
+    if config.action_set == "reduced":
+        return jnp.int32(REDUCED_NUM_ACTIONS - 1)
+    return keep(config).at[3].set(1.0)
+
+
+def reinit(config: EnvConfig) -> jax.Array:
+    """The action that re-initialises the weights (and keeps the LR)."""
+    if config.action_set == "full":
+        return jnp.int32(3 * config.history)
+    if config.action_set == "reduced":
+        return jnp.int32(REDUCED_NUM_ACTIONS - 2)
+    return keep(config).at[2].set(1.0)
+
+
 def _decode_full(action, params, history: int) -> Control:
     last = 3 * history + 1
     clipped = jnp.clip(action, 0, last)

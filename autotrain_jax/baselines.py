@@ -47,6 +47,11 @@ def in_continuous(policy, env: AutoTrainEnv, params: EnvParams) -> Policy:
     policy = as_policy(policy)
     if env.config.action_set == "continuous":
         return policy
+    if env.config.action_set == "self_play":
+        raise ValueError(
+            "action_set 'self_play' cannot be re-expressed as continuous actions "
+            "(the continuous set has no batch size); evaluate it on its own"
+        )
     factors = (
         params.full_lr_factors
         if env.config.action_set == "full"

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from autotrain_jax import actions
 from autotrain_jax.baselines import Policy, as_policy, run_policy
 from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
 from autotrain_jax.tasks import max_budget
@@ -22,13 +23,7 @@ _T95 += (2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 
 def keep_policy(env: AutoTrainEnv) -> Callable[[jax.Array, jax.Array], jax.Array]:
     """Constant LR in the env's own action set: keep, never rewind or stop."""
-    config = env.config
-    if config.action_set == "full":
-        action = jnp.int32(config.history)  # LR x1.0 (factor index 1), rewind 0
-    elif config.action_set == "reduced":
-        action = jnp.int32(0)
-    else:
-        action = jnp.array([0.0, -1.0, -1.0, -1.0])
+    action = actions.keep(env.config)
     return lambda key, obs: action
 
 

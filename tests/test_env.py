@@ -389,3 +389,15 @@ def test_mnist_mlp_constant_lr_learns_on_real_data():
     assert float(infos[-1]["losses"].mean()) < 0.5 * float(infos[0]["losses"][0])
     assert float(env.accuracy(states[-1], params, "holdout")) > 0.85
     assert float(env.accuracy(states[-1], params, "test")) > 0.85
+
+
+@pytest.mark.parametrize("action_set", at.config.ACTION_SETS)
+def test_keep_stop_and_reinit_actions_decode_to_what_they_name(tiny, action_set):
+    _, params, _, _ = tiny
+    config = at.EnvConfig(action_set=action_set, history=3)
+    expected = {"keep": (False, False), "stop": (False, True), "reinit": (True, False)}
+    for name, (reinit, stop) in expected.items():
+        control = at.decode(getattr(at.actions, name)(config), params, config)
+        assert (bool(control.reinit), bool(control.stop)) == (reinit, stop), name
+        assert float(control.lr_factor) == 1.0 and float(control.batch_factor) == 1.0
+        assert int(control.rewind) == 0 and not bool(control.invalid)

@@ -13,6 +13,7 @@ import optax
 from autotrain_jax import spaces
 from autotrain_jax.agents.ppo import networks
 from autotrain_jax.agents.ppo.losses import Batch, compute_gae, ppo_loss
+from autotrain_jax.curriculum import Curriculum
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,8 +132,12 @@ class PPO(NamedTuple):
     act: Callable  # (agent_params, obs_stats, obs) -> greedy action
 
 
-def make_ppo(config: PPOConfig, env) -> PPO:
-    """Builds PPO for `env` (gymnax API, auto-resetting `step`)."""
+def make_ppo(config: PPOConfig, env, curriculum: Curriculum | None = None) -> PPO:
+    """Builds PPO for `env` (gymnax API, auto-resetting `step`).
+
+    With a `curriculum`, every update (and the initial reset) acts on
+    `curriculum(env_params, update)` instead of `env_params` itself.
+    """
     action_space = env.action_space()
     continuous = isinstance(action_space, spaces.Box)
     num_actions = action_space.shape[0] if continuous else action_space.n
@@ -148,12 +153,16 @@ def make_ppo(config: PPOConfig, env) -> PPO:
     )
     vmapped_step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
+    def stage(env_params, update):
+        return env_params if curriculum is None else curriculum(env_params, update)
+
     def normalize(stats, obs):
         return stats.normalize(obs) if config.normalize_obs else obs
 
     def init(key, env_params) -> RunnerState:
         key_agent, key_env, key_run = jax.random.split(key, 3)
         keys = jax.random.split(key_env, config.num_envs)
+        env_params = stage(env_params, 0)
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
         agent_params = network.init(key_agent, obs[0])
         zeros = jnp.zeros(config.num_envs)
@@ -231,6 +240,7 @@ def make_ppo(config: PPOConfig, env) -> PPO:
         return agent_params, opt_state, jax.tree.map(jnp.mean, losses)
 
     def update(runner: RunnerState, env_params):
+        env_params = stage(env_params, runner.update)
         runner, traj = jax.lax.scan(
             lambda r, _: env_step(r, env_params), runner, None, config.num_steps
         )
@@ -278,13 +288,15 @@ def make_ppo(config: PPOConfig, env) -> PPO:
     return PPO(network, init, update, run_updates, train, act)
 
 
-def make_train(config: PPOConfig, env) -> Callable:
+def make_train(
+    config: PPOConfig, env, curriculum: Curriculum | None = None
+) -> Callable:
     """`train(key, env_params) -> (RunnerState, metrics)`, jittable and vmappable.
 
     The env parameters (and so the data) are an argument, not a closure, so that
     jit does not bake the dataset into the program as a constant.
     """
-    return make_ppo(config, env).train
+    return make_ppo(config, env, curriculum).train
 
 
 def _episode_metrics(traj: Transition, num_actions: int, continuous: bool):
