@@ -125,6 +125,26 @@ class EnvConfig:
         object.__setattr__(self, "batch_size_min", low)
         object.__setattr__(self, "batch_size_max", high)
 
+    def check_hidden_widths(self, hidden_widths) -> None:
+        """Raises ValueError unless `hidden_widths` (EnvParams) fits this config:
+        an MLP, one width or (low, high) per hidden layer, within its width."""
+        if hidden_widths is None:
+            return
+        if self.model != "mlp" or len(hidden_widths) != len(self.hidden):
+            raise ValueError(
+                f"hidden_widths needs model='mlp' and one entry per hidden layer "
+                f"{self.hidden}, got {hidden_widths!r} for model={self.model!r}"
+            )
+        for layer, (setting, width) in enumerate(
+            zip(hidden_widths, self.hidden, strict=True)
+        ):
+            high = setting[1] if isinstance(setting, tuple | list) else setting
+            if high > width:
+                raise ValueError(
+                    f"hidden_widths[{layer}] must not exceed hidden[{layer}]="
+                    f"{width}, got {setting!r}"
+                )
+
     @property
     def num_losses(self) -> int:
         """K, the training losses sampled per environment step."""

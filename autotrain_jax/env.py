@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -13,7 +14,7 @@ from autotrain_jax import actions, spaces
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.control_flow import when
 from autotrain_jax.history import WeightHistory
-from autotrain_jax.models import INIT_METHODS, make_init_fn, make_model
+from autotrain_jax.models import INIT_METHODS, make_init_fn, make_model, mask_widths
 from autotrain_jax.params import EnvParams, check_params
 from autotrain_jax.scoring import relative_reward, shaping_reward, thresholdout_score
 from autotrain_jax.tasks import Task, sample_task
@@ -95,11 +96,13 @@ class AutoTrainEnv:
 
     def __init__(self, config: EnvConfig, params: EnvParams):
         check_params(params)
+        config.check_hidden_widths(params.hidden_widths)
         self.config = config
         self._default_params = params
         data = params.data
         self._model = make_model(config, data.num_classes)
         self._init = make_init_fn(config, data.input_shape, data.num_classes)
+        self._input_shape = data.input_shape
         self._optimizer = make_optimizer(config.optimizer)
         self.inner_train = make_train_fn(config, self._model, self._optimizer)
 
@@ -238,12 +241,20 @@ class AutoTrainEnv:
         return obs, state, reward.astype(jnp.float32), terminated, truncated, info
 
     # -- pieces of the step, each a pure state -> state function ------------------
-    def _fresh(self, key: jax.Array):
+    def _fresh(self, key: jax.Array, task: Task | None = None):
         """New weights (init method drawn uniformly) and optimizer state."""
         key_method, key_init = jax.random.split(key)
         method = jax.random.randint(key_method, (), 0, len(INIT_METHODS))
-        net = self._init(key_init, method)
+        net = self._initialise(key_init, method, task)
         return net, self._optimizer.init(net)
+
+    def _initialise(self, key: jax.Array, method: jax.Array, task: Task | None):
+        """Weights by `method`, narrowed to the task's hidden widths if it has them."""
+        net = self._init(key, method)
+        if task is None or task.widths is None:
+            return net
+        input_dim = math.prod(self._input_shape)
+        return mask_widths(net, task.widths, method, input_dim)
 
     def _scale_lr(self, state: EnvState, factor, params: EnvParams) -> EnvState:
         lr = jnp.clip(state.lr * factor, params.lr_min, params.lr_max)
@@ -300,7 +311,7 @@ class AutoTrainEnv:
         """
 
         def draw():
-            net, opt_state = self._fresh(key)
+            net, opt_state = self._fresh(key, state.task)
             keys = jax.random.split(jax.random.fold_in(key, 1), 3)
             return net, opt_state, self._evaluate(keys, net, state.task, params)
 
@@ -452,7 +463,7 @@ class AutoTrainEnv:
         def fill(state, inputs):
             key, method = inputs
             key_init, key_train = jax.random.split(key)
-            net = self._init(key_init, method)
+            net = self._initialise(key_init, method, state.task)
             state = state.replace(params=net, opt_state=self._optimizer.init(net))
             outcome = self._train_and_score(key_train, state, params)
             state = self._commit(state, outcome, where=~outcome.diverged)

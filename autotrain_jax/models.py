@@ -120,3 +120,32 @@ def make_init_fn(
         return model.init(key, dummy)["params"]
 
     return init
+
+
+def mask_widths(
+    params: dict, widths: jax.Array, method: jax.Array, input_dim: int
+) -> dict:
+    """A fresh MLP's weights with only the first `widths[i]` units of hidden
+    layer i: the kernels into and out of the other units are zeroed, and the
+    kept kernels rescaled to the std their method gives at the narrower fans.
+
+    Training never moves the zeros: a masked unit's pre-activation is 0, where
+    ReLU's derivative is 0, and its output is 0, so every gradient into or out
+    of it is 0 (and so are momentum's and Adam's updates). The network is
+    exactly an MLP of those widths, with static shapes.
+    """
+    layers = sorted(params, key=lambda name: int(name.split("_")[-1]))
+    kept_in = input_dim
+    masked = {}
+    for i, name in enumerate(layers):
+        kernel = params[name]["kernel"]
+        fan_in, fan_out = kernel.shape
+        kept_out = widths[i] if i < len(widths) else fan_out
+        rows = jnp.arange(fan_in)[:, None] < kept_in
+        cols = jnp.arange(fan_out)[None, :] < kept_out
+        xavier = jnp.sqrt((fan_in + fan_out) / (kept_in + kept_out))
+        kaiming = jnp.sqrt(fan_in / kept_in)
+        scale = jnp.where(method < 2, xavier, kaiming)
+        masked[name] = {**params[name], "kernel": kernel * scale * (rows & cols)}
+        kept_in = kept_out
+    return masked

@@ -24,6 +24,7 @@ class EnvParams:
     lr_max: float = 1.0
     max_steps_in_episode: int | tuple[int, int] = 40
     train_subset_size: int | tuple[int, int] | None = None  # None: the whole split
+    hidden_widths: tuple | None = None  # MLP: per layer a width or (low, high)
     full_lr_factors: tuple[float, ...] = (0.9, 1.0, 1.1)
     reduced_lr_factors: tuple[float, ...] = (1.0, 0.8, 0.2, 1.2, 1.8)
     max_lr_factor: float = 2.0  # continuous, self_play: LR x max_lr_factor ** a0
@@ -73,6 +74,11 @@ def check_params(params: EnvParams) -> None:
                 f"train_subset_size must lie in [1, {pool or 'the training split'}]"
                 f", got {params.train_subset_size}"
             )
+    if params.hidden_widths is not None:
+        for layer, setting in enumerate(params.hidden_widths):
+            low, _ = _bounds(f"hidden_widths[{layer}]", setting, int)
+            if low < 1:
+                raise ValueError(f"hidden_widths[{layer}] must be >= 1, got {setting}")
     for name, size in (("full_lr_factors", 3), ("reduced_lr_factors", 5)):
         factors = getattr(params, name)
         if len(factors) != size or min(float(f) for f in factors) <= 0:

@@ -78,7 +78,8 @@ def make_env(
         `initial_lr`, `max_steps_in_episode` and `train_size` may be given as a
         `(low, high)` range, drawn afresh per episode (`autotrain_jax.tasks`);
         a `train_size` range loads `high` examples and trains each episode on a
-        random subset of them.
+        random subset of them. So may MLP widths: `hidden=((16, 128), 64)`
+        builds 128 units masked down to a drawn 16..128 per episode.
 
     Raises:
       ValueError: naming the field, for any invalid setting, before compiling.
@@ -94,8 +95,14 @@ def make_env(
     overrides = {
         k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()
     }
+    hidden = overrides.get("hidden", ())
+    if isinstance(hidden, tuple) and any(is_range(w) for w in hidden):
+        widths = tuple(tuple(w) if is_range(w) else w for w in hidden)
+        overrides["hidden_widths"] = widths
+        overrides["hidden"] = tuple(upper(w) for w in widths)
     config = EnvConfig(**{**preset.config, **_pick(overrides, _CONFIG_FIELDS)})
     settings = {**preset.params, **_pick(overrides, _PARAM_FIELDS)}
+    config.check_hidden_widths(settings.get("hidden_widths"))
     data_settings = _pick(overrides, _DATA_FIELDS)
     if is_range(data_settings.get("train_size")):  # a pool, sampled per episode
         settings["train_subset_size"] = data_settings["train_size"]

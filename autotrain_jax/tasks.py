@@ -10,6 +10,10 @@ batch); a plain number stays fixed, and then nothing is drawn.
 - `train_subset_size`: log-uniform integer in [low, high]; each episode trains
   on a fresh random subset of that many examples of the training split (a
   window at a random offset into the split, which `from_arrays` shuffled).
+- `hidden_widths` (MLP): per hidden layer, a width or a uniform integer in
+  [low, high] up to the configured width; the units above it are masked by
+  zero weights at every initialisation, which training never moves (see
+  `autotrain_jax.models.mask_widths`), so shapes stay static.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import jax.numpy as jnp
 from flax import struct
 
 SAMPLED = ("initial_lr", "max_steps_in_episode", "train_subset_size")
+# hidden_widths is sampled too, but not moved by a curriculum
 
 
 @struct.dataclass
@@ -29,6 +34,7 @@ class Task:
     budget: jax.Array  # () int32, env steps this episode may last
     train_size: jax.Array  # () int32, examples in this episode's training subset
     train_offset: jax.Array  # () int32, first example of the subset in the split
+    widths: jax.Array | None = None  # (L,) int32 MLP hidden widths, if sampled
 
 
 def is_range(value) -> bool:
@@ -74,7 +80,19 @@ def sample_task(key: jax.Array, params) -> Task:
         budget=jnp.asarray(budget, jnp.int32),
         train_size=jnp.asarray(size, jnp.int32),
         train_offset=jnp.asarray(offset, jnp.int32),
+        widths=_sample_widths(jax.random.fold_in(key, 1), params.hidden_widths),
     )
+
+
+def _sample_widths(key: jax.Array, hidden_widths) -> jax.Array | None:
+    if hidden_widths is None:
+        return None
+    keys = jax.random.split(key, len(hidden_widths))
+    widths = [
+        jax.random.randint(k, (), w[0], w[1] + 1) if is_range(w) else w
+        for k, w in zip(keys, hidden_widths, strict=True)
+    ]
+    return jnp.stack([jnp.asarray(w, jnp.int32) for w in widths])
 
 
 def train_indices(task: Task, idx: jax.Array, pool: int) -> jax.Array:

@@ -44,6 +44,7 @@ HERE = pathlib.Path(__file__).parent
     initial_lr=st.floats(1e-4, 1.0) | st.tuples(st.floats(1e-4, 0.1), st.just(1.0)),
     budget=st.integers(1, 6) | st.tuples(st.just(1), st.integers(1, 6)),
     train_size=st.none() | st.tuples(st.integers(1, 64), st.integers(64, 512)),
+    widths=st.none() | st.integers(1, 32).map(lambda low: ((low, 32),)),
     seed=st.integers(0, 2**16),
 )
 def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
@@ -61,6 +62,7 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
     initial_lr,
     budget,
     train_size,
+    widths,
     seed,
 ):
     env, params, _, _ = tiny
@@ -84,6 +86,7 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
         lr_max=1.0,
         max_steps_in_episode=budget,
         train_subset_size=train_size,
+        hidden_widths=widths,
     )
     env = at.AutoTrainEnv(config, params)
     traces = []

@@ -15,6 +15,8 @@ from autotrain_jax.tasks import Task, sample_train_indices, train_indices
 
 
 def _batch_reset(env, params, num=64):
+    chex.clear_trace_counter()  # counts per code location, across calls
+
     @chex.assert_max_traces(n=1)
     def reset(key, params):
         return env.reset(key, params)
@@ -115,10 +117,7 @@ def test_degenerate_ranges_reproduce_fixed_settings_bit_exactly(tiny):
     ],
 )
 def test_bad_ranges_fail_before_any_data_is_read(monkeypatch, overrides, message):
-    def no_data(*args, **kwargs):
-        raise AssertionError("data was read before validation")
-
-    monkeypatch.setattr(at.presets, "load_dataset", no_data)
+    monkeypatch.setattr(at.presets, "load_dataset", _no_data)
     with pytest.raises(ValueError, match=message):
         at.make_env("tiny", **overrides)
 
@@ -183,3 +182,49 @@ def test_warm_start_trains_only_for_the_envs_that_reset(tiny):
         counts[warm_start] = (quiet, len(calls) - quiet)
     assert counts[True][0] == counts[False][0]  # no warm-up unless a reset
     assert counts[True][1] > counts[False][1]  # a reset runs the warm-up
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_sampled_widths_make_each_mlp_exactly_that_narrow(optimizer):
+    env, params = at.make_env("tiny", hidden=((4, 32),), optimizer=optimizer)
+    assert env.config.hidden == (32,) and params.hidden_widths == ((4, 32),)
+    _, state = _batch_reset(env, params)
+    widths = np.asarray(state.task.widths)[:, 0]
+    assert len(np.unique(widths)) >= 20 and widths.min() >= 4 and widths.max() <= 32
+    step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None, None)))
+    for t in range(3):
+        keys = jax.random.split(jax.random.key(t), 64)
+        _, state, *_ = step(keys, state, keep_action(env), params)
+    images = params.data.normalize(params.data.train_x[:8])
+    x = np.asarray(images).reshape(8, -1)
+    weights = jax.tree.map(np.asarray, state.params)
+    for i, width in enumerate(widths[:8]):
+        layer0, head = weights["Dense_0"], weights["Dense_1"]
+        for leaf in (layer0["kernel"][i][:, width:], layer0["bias"][i][width:]):
+            np.testing.assert_array_equal(leaf, 0.0)  # training never moved them
+        np.testing.assert_array_equal(head["kernel"][i][width:], 0.0)
+        hidden = np.maximum(
+            x @ layer0["kernel"][i][:, :width] + layer0["bias"][i][:width], 0
+        )
+        narrow = hidden @ head["kernel"][i][:width] + head["bias"][i]
+        one = jax.tree.map(lambda w, i=i: w[i], weights)
+        full = env._model.apply({"params": one}, images)
+        np.testing.assert_allclose(full, narrow, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"hidden_widths": ((4, 64),)}, r"must not exceed hidden\[0\]=32"),
+        ({"hidden_widths": ((4, 8), 8)}, "one entry per hidden layer"),
+        ({"hidden_widths": ((0, 8),)}, r"hidden_widths\[0\] must be >= 1"),
+    ],
+)
+def test_bad_widths_fail_before_any_data_is_read(monkeypatch, overrides, message):
+    monkeypatch.setattr(at.presets, "load_dataset", _no_data)
+    with pytest.raises(ValueError, match=message):
+        at.make_env("tiny", **overrides)
+
+
+def _no_data(*args, **kwargs):
+    raise AssertionError("data was read before validation")
