@@ -15,6 +15,7 @@ from flax import struct
 EMBEDDED_MNIST = pathlib.Path(__file__).parent / "data" / "mnist_t10k.npz"
 EMBEDDED_TRAIN_SPLIT = 8000  # first 8000 t10k images act as the train split
 SOURCES = ("auto", "dir", "tfds", "embedded")
+SPLITS = ("train", "holdout", "test")
 DATA_DIR_ENV = "AUTOTRAIN_DATA_DIR"
 _TFDS_NAMES = {"mnist": "mnist", "cifar10": "cifar10"}
 _IDX_FILES = {
@@ -41,14 +42,62 @@ class Dataset:
     mean: jax.Array  # (C,) float32, per-channel mean of the training subset
     std: jax.Array  # (C,) float32, per-channel std of the training subset
     num_classes: int = struct.field(pytree_node=False, default=10)
+    # Several datasets in one (`combine`): (D, 3, 2) int32, the (start, size) of
+    # each one's train, holdout and test split; mean and std are then (D, C).
+    segments: jax.Array | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.train_x.shape[1:])
 
-    def normalize(self, x: jax.Array) -> jax.Array:
-        """Raw images [..., H, W, C] to standardised float32."""
-        return (x.astype(jnp.float32) - self.mean) / self.std
+    @property
+    def num_datasets(self) -> int:
+        return 1 if self.segments is None else self.segments.shape[0]
+
+    def segment(self, split: str, dataset=None) -> tuple:
+        """(start, size) of `split` ("train", "holdout", "test") of one dataset:
+        static ints for a single dataset, traced ones for a combined one."""
+        if self.segments is None:
+            return 0, getattr(self, f"{split}_y").shape[0]
+        bounds = self.segments[dataset, SPLITS.index(split)]
+        return bounds[0], bounds[1]
+
+    def normalize(self, x: jax.Array, dataset=None) -> jax.Array:
+        """Raw images [..., H, W, C] to standardised float32 (by the statistics
+        of `dataset`'s training subset, in a combined Dataset)."""
+        mean, std = self.mean, self.std
+        if self.segments is not None:
+            mean, std = mean[dataset], std[dataset]
+        return (x.astype(jnp.float32) - mean) / std
+
+
+def combine(datasets) -> Dataset:
+    """One `Dataset` holding several of one image shape, for task distributions
+    over datasets: each split is the concatenation, `segments` says where each
+    dataset's part lies, and each keeps its own normalisation."""
+    datasets = list(datasets)
+    shapes = {(d.input_shape, d.num_classes) for d in datasets}
+    if len(shapes) != 1:
+        raise ValueError(
+            f"datasets to combine must share image shape and classes, got {shapes}"
+        )
+    segments = []
+    for split in SPLITS:
+        sizes = np.array([getattr(d, f"{split}_y").shape[0] for d in datasets])
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        segments.append(np.stack([starts, sizes], -1))
+    fields = {}
+    for split in SPLITS:
+        for part in ("x", "y"):
+            name = f"{split}_{part}"
+            fields[name] = jnp.concatenate([getattr(d, name) for d in datasets])
+    return Dataset(
+        **fields,
+        mean=jnp.stack([d.mean for d in datasets]),
+        std=jnp.stack([d.std for d in datasets]),
+        num_classes=datasets[0].num_classes,
+        segments=jnp.asarray(np.stack(segments, 1), jnp.int32),
+    )
 
 
 def _as_images(x: np.ndarray, field: str) -> np.ndarray:

@@ -23,7 +23,6 @@ from autotrain_jax.training import (
     make_optimizer,
     make_train_fn,
     sample_accuracy,
-    sample_train_accuracy,
     tree_all_finite,
 )
 
@@ -235,6 +234,7 @@ class AutoTrainEnv:
             "initial_lr": state.task.initial_lr,
             "budget": state.task.budget,
             "train_size": state.task.train_size,
+            "dataset": state.task.dataset,
         }
         obs = self.get_obs(state)
         truncated = jnp.bool_(False)
@@ -329,17 +329,11 @@ class AutoTrainEnv:
         subset and of the holdout; `keys`: three keys, one per draw."""
         key_train_acc, key_holdout_acc, key_score = keys
         data, size = params.data, self.config.eval_batch_size
-        train_acc = sample_train_accuracy(
-            key_train_acc, self._model, net, data, task, size
+        train_acc = sample_accuracy(
+            key_train_acc, self._model, net, data, "train", task, size
         )
         holdout_acc = sample_accuracy(
-            key_holdout_acc,
-            self._model,
-            net,
-            data,
-            data.holdout_x,
-            data.holdout_y,
-            size,
+            key_holdout_acc, self._model, net, data, "holdout", task, size
         )
         score = thresholdout_score(
             key_score,
@@ -488,15 +482,27 @@ class AutoTrainEnv:
     ) -> jax.Array:
         """Accuracy of the current weights on a whole split (`step` never calls this).
 
-        `split` is `train` (the training subset), `holdout` or `test`.
+        `split` is `train` (the episode's training subset), `holdout` or `test`
+        (of the episode's dataset, in a combined Dataset).
         """
         if split not in ("train", "holdout", "test"):
             raise ValueError(f"split must be train, holdout or test, got {split!r}")
-        data = params.data
+        data, task = params.data, state.task
         xs, ys = getattr(data, f"{split}_x"), getattr(data, f"{split}_y")
 
         def correct(xy):
             x, y = xy
-            return accuracy(self._model, state.params, data.normalize(x[None]), y[None])
+            x = data.normalize(x[None], task.dataset)
+            return accuracy(self._model, state.params, x, y[None])
 
-        return jax.lax.map(correct, (xs, ys), batch_size=batch_size).mean()
+        hits = jax.lax.map(correct, (xs, ys), batch_size=batch_size)
+        subset = split == "train" and params.train_subset_size is not None
+        if data.segments is None and not subset:
+            return hits.mean()
+        start, count = data.segment(split, task.dataset)
+        position = jnp.arange(hits.shape[0]) - start
+        inside = (position >= 0) & (position < count)
+        if subset:  # the window of train_size examples from the offset
+            inside &= (position - task.train_offset) % count < task.train_size
+            count = task.train_size
+        return jnp.sum(jnp.where(inside, hits, 0.0)) / count

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from autotrain_jax.config import EnvConfig
-from autotrain_jax.data import Dataset, load_dataset
+from autotrain_jax.data import Dataset, combine, load_dataset
 from autotrain_jax.env import AutoTrainEnv, EnvParams, check_params
 from autotrain_jax.tasks import is_range, upper
 
@@ -79,7 +79,9 @@ def make_env(
         `(low, high)` range, drawn afresh per episode (`autotrain_jax.tasks`);
         a `train_size` range loads `high` examples and trains each episode on a
         random subset of them. So may MLP widths: `hidden=((16, 128), 64)`
-        builds 128 units masked down to a drawn 16..128 per episode.
+        builds 128 units masked down to a drawn 16..128 per episode. A tuple
+        of datasets of one image shape, e.g. `dataset=("mnist", "notmnist")`,
+        draws one of them per episode.
 
     Raises:
       ValueError: naming the field, for any invalid setting, before compiling.
@@ -120,8 +122,13 @@ def _pick(settings: dict[str, Any], fields: set[str]) -> dict[str, Any]:
 
 def _load(preset: Preset, settings: dict[str, Any]) -> Dataset:
     dataset = settings.pop("dataset", preset.dataset)
-    if dataset not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    names = dataset if isinstance(dataset, tuple) else (dataset,)
+    if not names or any(name not in DATASETS for name in names):
+        raise ValueError(
+            f"dataset must be one of {DATASETS} or a tuple of them, got {dataset!r}"
+        )
     settings.setdefault("train_size", preset.train_size)
     settings.setdefault("holdout_size", preset.holdout_size)
-    return load_dataset(dataset, settings.pop("data_dir", None), **settings)
+    data_dir = settings.pop("data_dir", None)
+    loaded = [load_dataset(name, data_dir, **settings) for name in names]
+    return loaded[0] if len(loaded) == 1 else combine(loaded)

@@ -10,6 +10,7 @@ batch); a plain number stays fixed, and then nothing is drawn.
 - `train_subset_size`: log-uniform integer in [low, high]; each episode trains
   on a fresh random subset of that many examples of the training split (a
   window at a random offset into the split, which `from_arrays` shuffled).
+- the dataset, when `params.data` combines several (`data.combine`): uniform.
 - `hidden_widths` (MLP): per hidden layer, a width or a uniform integer in
   [low, high] up to the configured width; the units above it are masked by
   zero weights at every initialisation, which training never moves (see
@@ -34,6 +35,7 @@ class Task:
     budget: jax.Array  # () int32, env steps this episode may last
     train_size: jax.Array  # () int32, examples in this episode's training subset
     train_offset: jax.Array  # () int32, first example of the subset in the split
+    dataset: jax.Array  # () int32, which dataset of a combined Dataset (else 0)
     widths: jax.Array | None = None  # (L,) int32 MLP hidden widths, if sampled
 
 
@@ -61,7 +63,12 @@ def _log_uniform(key: jax.Array, low, high) -> jax.Array:
 def sample_task(key: jax.Array, params) -> Task:
     """Draws one episode's settings; fixed settings are taken as they are."""
     key_lr, key_budget, key_size, key_offset = jax.random.split(key, 4)
-    pool = params.data.train_y.shape[0]
+    data = params.data
+    dataset = 0
+    if data.segments is not None:
+        key_dataset = jax.random.fold_in(key, 2)
+        dataset = jax.random.randint(key_dataset, (), 0, data.num_datasets)
+    _, pool = data.segment("train", dataset)
     initial_lr = params.initial_lr
     if is_range(initial_lr):
         initial_lr = _log_uniform(key_lr, *initial_lr)
@@ -73,6 +80,8 @@ def sample_task(key: jax.Array, params) -> Task:
         size = pool
     elif is_range(size):
         size = jnp.round(_log_uniform(key_size, *size))
+    if data.segments is not None:  # no larger than the drawn dataset's split
+        size = jnp.minimum(size, pool)
     if params.train_subset_size is not None:
         offset = jax.random.randint(key_offset, (), 0, pool)
     return Task(
@@ -80,6 +89,7 @@ def sample_task(key: jax.Array, params) -> Task:
         budget=jnp.asarray(budget, jnp.int32),
         train_size=jnp.asarray(size, jnp.int32),
         train_offset=jnp.asarray(offset, jnp.int32),
+        dataset=jnp.asarray(dataset, jnp.int32),
         widths=_sample_widths(jax.random.fold_in(key, 1), params.hidden_widths),
     )
 
@@ -95,12 +105,14 @@ def _sample_widths(key: jax.Array, hidden_widths) -> jax.Array | None:
     return jnp.stack([jnp.asarray(w, jnp.int32) for w in widths])
 
 
-def train_indices(task: Task, idx: jax.Array, pool: int) -> jax.Array:
-    """Positions in the training split of the subset's examples number `idx`."""
-    return (task.train_offset + idx) % pool
+def train_indices(task: Task, idx: jax.Array, pool, start=0) -> jax.Array:
+    """Positions in the training split of the subset's examples number `idx`;
+    the subset lies in the `pool` examples from `start` (its dataset's part)."""
+    return start + (task.train_offset + idx) % pool
 
 
-def sample_train_indices(key: jax.Array, task: Task, num: int, pool: int):
+def sample_train_indices(key: jax.Array, task: Task, num: int, data) -> jax.Array:
     """`num` examples of the episode's training subset, drawn with replacement."""
+    start, pool = data.segment("train", task.dataset)
     idx = jax.random.randint(key, (num,), 0, task.train_size)
-    return train_indices(task, idx, pool)
+    return train_indices(task, idx, pool, start)

@@ -76,16 +76,16 @@ def make_train_fn(
     ) -> tuple[Any, Any, jax.Array]:
         pool = data.train_y.shape[0]
         size = batch_size if variable else None
+        dataset = None if task is None else task.dataset
 
         def inner_step(carry, step_key):
             params, opt_state = carry
             if task is None:
                 idx = jax.random.randint(step_key, (drawn,), 0, pool)
             else:
-                idx = sample_train_indices(step_key, task, drawn, pool)
-            loss, grads = grad_fn(
-                params, data.normalize(data.train_x[idx]), data.train_y[idx], size
-            )
+                idx = sample_train_indices(step_key, task, drawn, data)
+            x = data.normalize(data.train_x[idx], dataset)
+            loss, grads = grad_fn(params, x, data.train_y[idx], size)
             direction, opt_state = optimizer.update(grads, opt_state, params)
             params = jax.tree.map(lambda p, d: p - lr * d, params, direction)
             return (params, opt_state), loss
@@ -100,19 +100,23 @@ def make_train_fn(
 
 
 def sample_accuracy(
-    key: jax.Array, model: nn.Module, params, data: Dataset, x, y, size: int
+    key: jax.Array,
+    model: nn.Module,
+    params,
+    data: Dataset,
+    split: str,
+    task: Task,
+    size: int,
 ) -> jax.Array:
-    """Accuracy on `size` examples of (x, y) drawn with replacement: bounded cost."""
-    idx = jax.random.randint(key, (size,), 0, y.shape[0])
-    return accuracy(model, params, data.normalize(x[idx]), y[idx])
-
-
-def sample_train_accuracy(
-    key: jax.Array, model: nn.Module, params, data: Dataset, task: Task, size: int
-) -> jax.Array:
-    """Accuracy on `size` examples of the task's training subset."""
-    idx = sample_train_indices(key, task, size, data.train_y.shape[0])
-    return accuracy(model, params, data.normalize(data.train_x[idx]), data.train_y[idx])
+    """Accuracy on `size` examples drawn with replacement (a bounded cost) from
+    the task's training subset (`split="train"`) or its dataset's holdout."""
+    if split == "train":
+        idx = sample_train_indices(key, task, size, data)
+    else:
+        start, count = data.segment(split, task.dataset)
+        idx = start + jax.random.randint(key, (size,), 0, count)
+    x = data.normalize(getattr(data, f"{split}_x")[idx], task.dataset)
+    return accuracy(model, params, x, getattr(data, f"{split}_y")[idx])
 
 
 def tree_all_finite(tree) -> jax.Array:

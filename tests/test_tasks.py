@@ -228,3 +228,42 @@ def test_bad_widths_fail_before_any_data_is_read(monkeypatch, overrides, message
 
 def _no_data(*args, **kwargs):
     raise AssertionError("data was read before validation")
+
+
+def test_a_dataset_is_drawn_per_episode_and_only_it_is_read(tiny):
+    _, params, _, _ = tiny
+    mnist = params.data
+    threes = mnist.replace(  # a second dataset: inverted images, every label 3
+        train_x=255 - mnist.train_x,
+        holdout_x=255 - mnist.holdout_x,
+        test_x=255 - mnist.test_x[:500],
+        train_y=jnp.full_like(mnist.train_y, 3),
+        holdout_y=jnp.full_like(mnist.holdout_y, 3),
+        test_y=jnp.full((500,), 3, jnp.int32),
+        mean=255 - mnist.mean,
+    )
+    data = at.data.combine([mnist, threes])
+    np.testing.assert_array_equal(
+        data.segments[1], [[512, 512], [256, 256], [len(mnist.test_y), 500]]
+    )
+    env, params = at.make_env("tiny", data=data, train_size=(64, 512))
+    _, state = _batch_reset(env, params, num=32)
+    dataset = np.asarray(state.task.dataset)
+    assert 8 <= dataset.sum() <= 24  # both drawn, about half each
+    step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None, None)))
+    for t in range(4):
+        keys = jax.random.split(jax.random.key(t), 32)
+        _, state, *_ = step(keys, state, keep_action(env), params)
+    test = np.asarray(jax.vmap(lambda s: env.accuracy(s, params, "test"))(state))
+    holdout = np.asarray(state.holdout_accuracy)
+    # the label-3 episodes saw only label 3: they answer 3 everywhere
+    np.testing.assert_array_equal(test[dataset == 1], 1.0)
+    np.testing.assert_array_equal(holdout[dataset == 1], 1.0)
+    assert np.all((test[dataset == 0] > 0.5) & (test[dataset == 0] < 0.99))
+
+
+def test_only_datasets_of_one_image_shape_combine(tiny):
+    _, params, _, _ = tiny
+    small = params.data.replace(train_x=params.data.train_x[:, :14])
+    with pytest.raises(ValueError, match="share image shape"):
+        at.data.combine([params.data, small])
