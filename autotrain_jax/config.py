@@ -97,7 +97,7 @@ class EnvConfig:
             "eval_batch_size",
         ):
             _check_positive_int(field, getattr(self, field))
-        self._resolve_batch_range()
+        self._check_batch_range()
         if self.inner_steps % self.loss_every:
             raise ValueError(
                 f"inner_steps (T={self.inner_steps}) must be a multiple of "
@@ -109,21 +109,24 @@ class EnvConfig:
                     f"{field} must be a bool, got {getattr(self, field)!r}"
                 )
 
-    def _resolve_batch_range(self) -> None:
+    @property
+    def batch_range(self) -> tuple[int, int]:
+        """(min, max) batch size: `self_play` scales within it; else batch_size."""
         if self.action_set != "self_play":
-            low = high = self.batch_size
-        else:
-            low = self.batch_size_min or max(1, self.batch_size // 4)
-            high = self.batch_size_max or 2 * self.batch_size
-        _check_positive_int("batch_size_min", low)
-        _check_positive_int("batch_size_max", high)
+            return self.batch_size, self.batch_size
+        low = self.batch_size_min or max(1, self.batch_size // 4)
+        return low, self.batch_size_max or 2 * self.batch_size
+
+    def _check_batch_range(self) -> None:
+        for field in ("batch_size_min", "batch_size_max"):
+            if getattr(self, field) is not None:
+                _check_positive_int(field, getattr(self, field))
+        low, high = self.batch_range
         if not low <= self.batch_size <= high:
             raise ValueError(
                 f"batch_size_min <= batch_size <= batch_size_max must hold, got "
                 f"{low} <= {self.batch_size} <= {high}"
             )
-        object.__setattr__(self, "batch_size_min", low)
-        object.__setattr__(self, "batch_size_max", high)
 
     def check_hidden_widths(self, hidden_widths) -> None:
         """Raises ValueError unless `hidden_widths` (EnvParams) fits this config:

@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-EMBEDDED_MNIST = pathlib.Path(__file__).parent / "data" / "mnist_t10k.npz"
-EMBEDDED_TRAIN_SPLIT = 8000  # first 8000 t10k images act as the train split
+EMBEDDED_MNIST = pathlib.Path(__file__).parent / "data" / "mnist_train_10k.npz"
+EMBEDDED_TRAIN_SPLIT = 8000  # of the 10,000 embedded images, the first 8,000 train
 SOURCES = ("auto", "dir", "tfds", "embedded")
 SPLITS = ("train", "holdout", "test")
 DATA_DIR_ENV = "AUTOTRAIN_DATA_DIR"
@@ -298,8 +298,9 @@ def load_dataset(
 
     Sources, in `auto` order: a folder (`data_dir` or ${AUTOTRAIN_DATA_DIR}) of
     `.npz` or idx files; tensorflow-datasets, if already prepared (`tfds` alone
-    may download); the real MNIST subset embedded in the package (10,000 t10k
-    images: 8,000 as the train split, 2,000 as the test split).
+    may download); the real MNIST subset embedded in the package (the first
+    10,000 images of MNIST's *train* split: 8,000 as the train split, 2,000 as
+    the test split; MNIST's own test split stays unseen by anything that trains).
 
     Args:
       name: dataset name, e.g. `mnist`, `cifar10`, `notmnist`.

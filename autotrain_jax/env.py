@@ -261,7 +261,7 @@ class AutoTrainEnv:
         return state.replace(lr=lr.astype(jnp.float32))
 
     def _scale_batch(self, state: EnvState, factor) -> EnvState:
-        low, high = self.config.batch_size_min, self.config.batch_size_max
+        low, high = self.config.batch_range
         size = jnp.clip(jnp.round(state.batch_size * factor), low, high)
         return state.replace(batch_size=size.astype(jnp.int32))
 

@@ -60,7 +60,7 @@ def make_train_fn(
     `batch_size` (a traced int32): a variable batch size with static shapes.
     """
     variable = config.action_set == "self_play"
-    drawn = config.batch_size_max if variable else config.batch_size
+    drawn = config.batch_range[1]
     grad_fn = jax.value_and_grad(
         lambda p, x, y, size: cross_entropy(model, p, x, y, size)
     )

@@ -1,5 +1,7 @@
 """Invalid settings raise ValueError naming the field, before anything compiles."""
 
+import dataclasses
+
 import jax
 import pytest
 
@@ -65,3 +67,12 @@ def test_overrides_reach_config_and_params():
     )
     assert params.initial_lr == 0.05
     assert env.num_actions == 3 * 4 + 2
+
+
+def test_the_self_play_batch_range_follows_the_batch_size():
+    config = at.EnvConfig(batch_size=32)
+    assert config.batch_range == (32, 32)  # other sets keep the batch size
+    self_play = dataclasses.replace(config, action_set="self_play", batch_size=8)
+    assert self_play.batch_range == (2, 16)
+    with pytest.raises(ValueError, match="batch_size_min <= batch_size"):
+        at.EnvConfig(action_set="self_play", batch_size=8, batch_size_min=16)

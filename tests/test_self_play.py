@@ -68,7 +68,7 @@ def test_relative_reward_pays_for_lower_loss_than_the_reference_and_ends_by_scor
 def test_self_play_scales_the_batch_within_its_range_and_counts_samples():
     env, params = at.make_env("tiny", action_set="self_play")
     config = env.config
-    assert (config.batch_size_min, config.batch_size_max) == (8, 64)
+    assert config.batch_range == (8, 64)
     grow, shrink = jnp.array([0.0, 1.0, -1.0, -1.0]), jnp.array([0.0, -1.0, -1, -1])
     states, *_ = _run(env, params, [grow] * 3 + [shrink] * 5)
     sizes = [int(s.batch_size) for s in states]
