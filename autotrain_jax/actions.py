@@ -15,7 +15,7 @@
   a3 > stop_threshold (stop wins over re-init, which wins over the scalings).
 
 Inside jit, out-of-range ids are clipped to the valid range and continuous actions
-are clipped to the box, with NaN read as 0; `info["invalid_action"]` flags both.
+are clipped to the box, with NaN read as 0; `info["invalid"]` flags both.
 """
 
 from __future__ import annotations

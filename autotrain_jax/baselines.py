@@ -262,9 +262,12 @@ def pbt_rollout(
     keep = continuous_action(env, params, 1.0)
     step = jax.vmap(env.step_env, in_axes=(0, 0, None, None))
     key_reset, key_steps = jax.random.split(key)
-    _, states = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(key_reset, population), params
+    # member 0 starts from the initial weights `run_policy` gives the same key,
+    # so PBT's row pairs with the others; the rest from keys of their own
+    member_keys = jnp.concatenate(
+        [key_reset[None], jax.random.split(key_reset, population - 1)]
     )
+    _, states = jax.vmap(env.reset, in_axes=(0, None))(member_keys, params)
 
     def one(states, inputs):
         t, key = inputs

@@ -132,15 +132,19 @@ def _as_labels(y: np.ndarray, n: int, num_classes: int, field: str) -> np.ndarra
     return y.astype(np.int32)
 
 
-def _resolve_size(field: str, size: int | float, available: int) -> int:
-    if isinstance(size, float) and 0.0 < size <= 1.0:
-        count = int(round(size * available))
-    elif isinstance(size, int) and not isinstance(size, bool) and size >= 1:
-        count = size
-    else:
+def check_size(field: str, size) -> None:
+    """Raises ValueError unless `size` is a fraction in (0, 1] or a count >= 1."""
+    fraction = isinstance(size, float) and 0.0 < size <= 1.0
+    count = isinstance(size, int) and not isinstance(size, bool) and size >= 1
+    if not (fraction or count):
         raise ValueError(
             f"{field} must be a fraction in (0, 1] or a count >= 1, got {size!r}"
         )
+
+
+def _resolve_size(field: str, size: int | float, available: int) -> int:
+    check_size(field, size)
+    count = int(round(size * available)) if isinstance(size, float) else size
     if count < 1:
         raise ValueError(f"{field}={size!r} leaves no examples of {available}")
     return count

@@ -219,7 +219,9 @@ class AutoTrainEnv:
             diverged, params.divergence_penalty, reward + terminated * end
         )
         info = {
-            "losses": jnp.where(control.stop, 0.0, outcome.losses),
+            "losses": jnp.where(
+                control.stop, 0.0, self._finite(outcome.losses, params)
+            ),
             "lr": state.lr,
             "score": state.score,
             "train_accuracy": state.train_accuracy,
@@ -283,9 +285,7 @@ class AutoTrainEnv:
             (outcome.params, outcome.opt_state),
             (reference.params, reference.opt_state),
         )
-        losses = jnp.clip(
-            jnp.nan_to_num(outcome.losses, nan=params.max_loss), 0, params.max_loss
-        )
+        losses = self._finite(outcome.losses, params)
         score = jnp.where(keep, outcome.evaluation.score, reference.score)
         return state.replace(reference=Reference(*weights, losses, score))
 
@@ -386,6 +386,11 @@ class AutoTrainEnv:
         )
 
     @staticmethod
+    def _finite(losses: jax.Array, params: EnvParams) -> jax.Array:
+        """Losses as observations and logs show them: NaN and inf as `max_loss`."""
+        return jnp.clip(jnp.nan_to_num(losses, nan=params.max_loss), 0, params.max_loss)
+
+    @staticmethod
     def _note_first_loss(state: EnvState, losses: jax.Array, where) -> EnvState:
         """Keeps the episode's first training loss, the scale of `scale_free`."""
         unset = (state.first_loss == 0) & where
@@ -393,9 +398,7 @@ class AutoTrainEnv:
 
     def _record(self, state: EnvState, losses: jax.Array, params: EnvParams):
         """One observation record (see `EnvConfig.observation`)."""
-        losses = jnp.clip(
-            jnp.nan_to_num(losses, nan=params.max_loss), 0, params.max_loss
-        )
+        losses = self._finite(losses, params)
         progress = state.time / state.task.budget
         if self.config.observation == "scale_free":
             first = jnp.where(state.first_loss > 0, state.first_loss, losses[0])

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from autotrain_jax.config import EnvConfig
-from autotrain_jax.data import Dataset, combine, load_dataset
+from autotrain_jax.data import SOURCES, Dataset, check_size, combine, load_dataset
 from autotrain_jax.env import AutoTrainEnv, EnvParams, check_params
 from autotrain_jax.tasks import is_range, upper
 
@@ -110,6 +110,7 @@ def make_env(
         settings["train_subset_size"] = data_settings["train_size"]
         data_settings["train_size"] = upper(data_settings["train_size"])
     check_params(EnvParams(data=None, **settings))  # fail fast, before loading data
+    _check_data_settings(preset, data_settings)
     if data is None:
         data = _load(preset, data_settings)
     params = EnvParams(data=data, **settings)
@@ -120,13 +121,23 @@ def _pick(settings: dict[str, Any], fields: set[str]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if k in fields}
 
 
-def _load(preset: Preset, settings: dict[str, Any]) -> Dataset:
-    dataset = settings.pop("dataset", preset.dataset)
+def _check_data_settings(preset: Preset, settings: dict[str, Any]) -> None:
+    """The data settings' errors, raised before anything is read."""
+    dataset = settings.get("dataset", preset.dataset)
     names = dataset if isinstance(dataset, tuple) else (dataset,)
     if not names or any(name not in DATASETS for name in names):
         raise ValueError(
             f"dataset must be one of {DATASETS} or a tuple of them, got {dataset!r}"
         )
+    if settings.get("source", "auto") not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {settings['source']!r}")
+    for field in ("train_size", "holdout_size"):
+        check_size(field, settings.get(field, getattr(preset, field)))
+
+
+def _load(preset: Preset, settings: dict[str, Any]) -> Dataset:
+    dataset = settings.pop("dataset", preset.dataset)
+    names = dataset if isinstance(dataset, tuple) else (dataset,)
     settings.setdefault("train_size", preset.train_size)
     settings.setdefault("holdout_size", preset.holdout_size)
     data_dir = settings.pop("data_dir", None)

@@ -14,6 +14,13 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# Property tests: 12 derandomized examples by default (~2 min on 2 cores, so CI
+# stays well under its budget); HYPOTHESIS_PROFILE=thorough draws 200 at random.
+settings.register_profile("default", max_examples=12, derandomize=True)
+settings.register_profile("thorough", max_examples=200, derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 import autotrain_jax as at  # noqa: E402
 from autotrain_jax.agents.ppo import experiment  # noqa: E402

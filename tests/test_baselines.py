@@ -160,3 +160,17 @@ def test_in_continuous_needs_room_for_the_sets_lr_factors():
     env, params = at.make_env("tiny", action_set="reduced")
     with pytest.raises(ValueError, match="max_lr_factor must be >= 5"):
         baselines.in_continuous(baselines.random_policy(env), env, params)
+
+
+def test_pbt_member_0_starts_from_the_weights_every_other_row_starts_from(continuous):
+    env, params = continuous
+    key = jax.random.key(3)
+    population = baselines.pbt_rollout(env, params, key, population=4, num_steps=0)
+    alone = baselines.run_policy(
+        env, params, baselines.constant(env, params), key, num_steps=0
+    )
+    chex.assert_trees_all_equal(
+        jax.tree.map(lambda x: x[0], population.params), alone.params
+    )
+    first = population.params["Dense_0"]["kernel"]
+    assert not np.allclose(first[1], first[0])  # the others differ

@@ -39,16 +39,28 @@ jax.monitoring.register_event_duration_secs_listener(
         ({"max_steps_in_episode": 0}, "max_steps_in_episode"),
         ({"full_lr_factors": (0.9, -1.0, 1.1)}, "full_lr_factors"),
         ({"answer_noise": -1.0}, "answer_noise"),
-        ({"train_size": 7000, "holdout_size": 2000}, "train_size"),
         ({"train_size": 1.5}, "train_size"),
         ({"holdout_size": 0}, "holdout_size"),
         ({"learning_rate": 0.1}, "learning_rate"),
     ],
 )
-def test_invalid_setting_names_the_field_before_compiling(overrides, field):
+def test_invalid_setting_names_the_field_before_reading_or_compiling(
+    monkeypatch, overrides, field
+):
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was read before validation")
+
+    monkeypatch.setattr(at.presets, "load_dataset", no_data)
     before = len(_compilations)
     with pytest.raises(ValueError, match=field):
         at.make_env("tiny", **overrides)
+    assert len(_compilations) == before
+
+
+def test_sizes_that_exceed_the_data_name_the_field_before_compiling():
+    before = len(_compilations)  # the data's length is needed: read, not compiled
+    with pytest.raises(ValueError, match="train_size"):
+        at.make_env("tiny", train_size=7000, holdout_size=2000)
     assert len(_compilations) == before
 
 

@@ -83,20 +83,56 @@ def test_full_decoding_and_labels_agree_for_any_h(tiny, history):
     for i in range(3 * history):
         assert float(control.lr_factor[i]) == pytest.approx(factors[i // history])
         assert int(control.rewind[i]) == i % history
-        name = control_name(factors[i // history], i % history, False, False)
-        assert name.startswith(f"lr x{factors[i // history]:.3g}")
+        name = control_name(
+            float(control.lr_factor[i]), int(control.rewind[i]), False, False
+        )
+        rewind = f", rewind {i % history}" if i % history else ""
+        assert name == f"lr x{factors[i // history]:.3g}{rewind}"
     assert bool(control.reinit[3 * history]) and not bool(control.stop[3 * history])
     assert bool(control.stop[3 * history + 1])
     assert not bool(control.invalid.any())
     assert control_name(1.0, 0, False, True) == "stop"
 
 
+def _expected_controls(action_set, actions, history):
+    """(LR factor, rewind, re-init, stop) per action, from the README's tables."""
+    if action_set == "full":
+        ids = np.asarray(actions)
+        move = ids < 3 * history
+        factor = np.where(
+            move, np.array([0.9, 1.0, 1.1])[np.minimum(ids // history, 2)], 1
+        )
+        return (
+            factor,
+            np.where(move, ids % history, 0),
+            ids == 3 * history,
+            ids == 3 * history + 1,
+        )
+    if action_set == "reduced":
+        ids = np.asarray(actions)
+        factor = np.array([1.0, 0.8, 0.2, 1.2, 1.8, 1.0, 1.0])[ids]
+        return factor, np.zeros_like(ids), ids == 5, ids == 6
+    a = np.asarray(actions, np.float64)
+    stop = a[:, 3] > 0.5
+    reinit = (a[:, 2] > 0.5) & ~stop
+    factor = np.where(stop | reinit, 1.0, 2.0 ** a[:, 0])
+    rewind = np.where(reinit, 0, np.round((a[:, 1] + 1) / 2 * (history - 1)))
+    return factor, rewind, reinit, stop
+
+
 def test_every_action_of_every_set_does_what_it_says(tiny):
     env, params, _, _ = tiny
+    history = env.config.history
     for action_set in ("full", "reduced", "continuous"):
         config = dataclasses.replace(env.config, action_set=action_set)
         env_set = at.AutoTrainEnv(config, params)
         _, state = env_set.reset(jax.random.key(0), params)
+        keep = at.actions.keep(config)
+        states, _, _ = run_steps(
+            jax.jit(env_set.step_env), jax.random.key(1), state, [keep] * 3, params
+        )
+        state = states[-1]  # a full history: H entries to rewind through
+        assert int(state.weight_history.count) == history
         if action_set == "continuous":
             grid = jnp.linspace(-1, 1, 5)
             all_actions = jnp.stack(jnp.meshgrid(grid, grid, grid, grid), -1)
@@ -108,17 +144,21 @@ def test_every_action_of_every_set_does_what_it_says(tiny):
             jax.random.key(1), state, all_actions, params
         )
         chex.assert_tree_all_finite((obs, reward))
-        expected_lr = jnp.clip(
-            state.lr * info["lr_factor"], params.lr_min, params.lr_max
+        factor, rewind, reinit, stop = _expected_controls(
+            action_set, all_actions, history
         )
+        expected_lr = np.clip(float(state.lr) * factor, params.lr_min, params.lr_max)
         np.testing.assert_allclose(new.lr, expected_lr, rtol=1e-6)
-        np.testing.assert_array_equal(terminated, info["stop"])
-        np.testing.assert_array_equal(info["inner_steps"][info["stop"]], 0)
-        assert bool(info["stop"].any()) and bool(info["reinit"].any())
-    reduced = at.decode(jnp.arange(7), params, at.EnvConfig(action_set="reduced"))
-    np.testing.assert_allclose(reduced.lr_factor, [1.0, 0.8, 0.2, 1.2, 1.8, 1.0, 1.0])
-    np.testing.assert_array_equal(reduced.reinit, [0, 0, 0, 0, 0, 1, 0])
-    np.testing.assert_array_equal(reduced.stop, [0, 0, 0, 0, 0, 0, 1])
+        np.testing.assert_array_equal(info["reinit"], reinit)
+        np.testing.assert_array_equal(terminated, stop)
+        np.testing.assert_array_equal(info["inner_steps"][stop], 0)
+        # entries left after the rewind (or re-init), plus the trained one
+        count = np.where(reinit, 2, np.minimum(history - rewind + 1, history))
+        np.testing.assert_array_equal(
+            new.weight_history.count, np.where(stop, history - rewind, count)
+        )
+        assert stop.any() and reinit.any()
+        assert (rewind > 0).any() == (action_set != "reduced")
 
 
 def test_rewind_restores_the_weights_saved_r_steps_earlier_bit_exactly(tiny):
@@ -224,8 +264,12 @@ def test_reinit_changes_weights_and_clears_history(tiny):
     )
     assert bool(info["reinit"]) and not bool(terminated)
     assert int(fresh.weight_history.count) == 2
-    first_leaf = jax.tree.leaves(fresh.params)[0]
-    assert not np.allclose(first_leaf, jax.tree.leaves(states[-1].params)[0])
+    trained_from = _before_training(fresh)[0]
+    for bias in _biases(trained_from):  # freshly initialised: biases start at zero
+        np.testing.assert_array_equal(bias, 0.0)
+    for earlier in states:
+        kernel = earlier.params["Dense_0"]["kernel"]
+        assert not np.allclose(trained_from["Dense_0"]["kernel"], kernel)
 
 
 def test_stop_terminates_with_the_final_reward_and_no_training(tiny):
@@ -319,6 +363,7 @@ def test_repeated_lr_increase_diverges_and_is_handled():
     assert bool(info["diverged"]) and bool(terminated)
     assert float(reward) == params.divergence_penalty
     assert float(obs[-1, 0]) == params.max_loss  # non-finite loss shown as max_loss
+    np.testing.assert_array_equal(info["losses"], obs[-1, : env.config.num_losses])
     chex.assert_trees_all_equal(new_state.params, state.params)  # last good weights
 
 

@@ -24,10 +24,8 @@ from autotrain_jax.episode_log import rollout
 HERE = pathlib.Path(__file__).parent
 
 
-@settings(
-    max_examples=10,
+@settings(  # examples: the profile's (tests/conftest.py); ~10 s each on 2 cores
     deadline=None,
-    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(
@@ -45,6 +43,7 @@ HERE = pathlib.Path(__file__).parent
     budget=st.integers(1, 6) | st.tuples(st.just(1), st.integers(1, 6)),
     train_size=st.none() | st.tuples(st.integers(1, 64), st.integers(64, 512)),
     widths=st.none() | st.integers(1, 32).map(lambda low: ((low, 32),)),
+    diverge=st.booleans(),
     seed=st.integers(0, 2**16),
 )
 def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
@@ -63,6 +62,7 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
     budget,
     train_size,
     widths,
+    diverge,
     seed,
 ):
     env, params, _, _ = tiny
@@ -88,6 +88,8 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
         train_subset_size=train_size,
         hidden_widths=widths,
     )
+    if diverge:  # an LR that blows the weights up at once
+        params = params.replace(initial_lr=1e3, lr_max=1e6)
     env = at.AutoTrainEnv(config, params)
     traces = []
 
@@ -126,6 +128,17 @@ def test_invalid_discrete_and_continuous_actions_are_clipped_and_flagged(tiny):
     control = at.decode(jnp.array([jnp.nan, 5.0, -jnp.inf, 0.0]), params, config)
     assert bool(control.invalid) and float(control.lr_factor) == 1.0
     assert int(control.rewind) == config.history - 1 and not bool(control.reinit)
+    continuous = at.AutoTrainEnv(config, params)
+    _, state = continuous.reset(jax.random.key(0), params)
+    step_continuous = jax.jit(continuous.step_env)
+    for action in ([jnp.nan, 5.0, -jnp.inf, 0.0], [0.0, 0.0, 0.0, jnp.inf]):
+        obs, _, reward, _, _, info = step_continuous(
+            jax.random.key(1), state, jnp.array(action), params
+        )
+        assert bool(info["invalid"]) and np.isfinite(obs).all() and np.isfinite(reward)
+    assert bool(info["stop"])  # inf clipped to 1: stop
+    *_, info = step_continuous(jax.random.key(1), state, jnp.zeros(4), params)
+    assert not bool(info["invalid"])
 
 
 @pytest.mark.parametrize(
@@ -149,7 +162,9 @@ def test_host_side_action_validation(action, action_set, message):
 def test_test_split_labels_never_reach_observations_rewards_or_actions(tiny):
     env, params, _, _ = tiny
     scrambled = params.replace(
-        data=params.data.replace(test_y=(params.data.test_y + 3) % 10)
+        data=params.data.replace(
+            test_x=255 - params.data.test_x, test_y=(params.data.test_y + 3) % 10
+        )
     )
 
     def policy(key, obs):  # reacts to the observation, so a leak would change actions
