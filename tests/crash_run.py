@@ -2,12 +2,17 @@
 `checkpointed_run` is also the resume test's run in test_ppo.py.
 
 argv: checkpoint folder, result JSON path. $CRASH_RUN_SLEEP slows each chunk so
-that the test can kill the process mid-run.
+that the test can kill the process mid-run. $CRASH_RUN_STALL_AT=N stalls inside
+the N-th checkpoint's write (its files are in orbax's temporary folder, not yet
+renamed to commit it) after creating the file $CRASH_RUN_MARKER, so that the
+test can kill the process during a write.
 """
 
+import asyncio
 import hashlib
 import json
 import os
+import pathlib
 import sys
 import time
 
@@ -34,6 +39,25 @@ def checkpointed_run(directory, num_updates: int = 8):
     return runner, rows
 
 
+def stall_inside_write(at_save: int, marker: str) -> None:
+    """Patches orbax's commit step (the rename of the temporary folder) to hang
+    at the `at_save`-th checkpoint: a private orbax API, checked on use."""
+    from orbax.checkpoint._src.path import atomicity
+
+    original = atomicity.AtomicRenameTemporaryPath.finalize
+    saves = []
+
+    async def finalize(self):
+        saves.append(self)
+        if len(saves) == at_save:
+            pathlib.Path(marker).write_text(str(self.get()))
+            while True:  # until SIGKILL
+                await asyncio.sleep(1.0)
+        await original(self)
+
+    atomicity.AtomicRenameTemporaryPath.finalize = finalize
+
+
 def main(directory: str, result_path: str) -> None:
     pause = float(os.environ.get("CRASH_RUN_SLEEP", "0"))
     if pause:  # slow every chunk down, so that SIGKILL lands mid-run
@@ -44,6 +68,10 @@ def main(directory: str, result_path: str) -> None:
             original(self, *args)
 
         run._Checkpoints.save = slow_save
+    if os.environ.get("CRASH_RUN_STALL_AT"):
+        stall_inside_write(
+            int(os.environ["CRASH_RUN_STALL_AT"]), os.environ["CRASH_RUN_MARKER"]
+        )
     runner, rows = checkpointed_run(directory)
     digest = hashlib.sha256()
     for leaf in jax.tree.leaves(run._to_saveable(runner)):

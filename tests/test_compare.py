@@ -55,4 +55,8 @@ def test_comparison_runs_every_policy_on_tiny(tiny_ppo_run, tmp_path):
     own = evaluate(env, params, baselines.random_policy(env), keys)
     translated = rows["random (full action set)"]
     np.testing.assert_array_equal(own["inner_steps"], translated["inner_steps"])
-    np.testing.assert_allclose(own["test_accuracy"], translated["test_accuracy"])
+    # two XLA programs may round the weights' last bits differently (more so
+    # across CPUs): allow 2 of the 2,000 test predictions to flip
+    np.testing.assert_allclose(
+        own["test_accuracy"], translated["test_accuracy"], atol=1e-3
+    )

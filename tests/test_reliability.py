@@ -177,14 +177,14 @@ def test_test_split_labels_never_reach_observations_rewards_or_actions(tiny):
     assert float(env.accuracy(state, params)) != float(env.accuracy(state, scrambled))
 
 
-def _ppo_run(directory, result_path, sleep=0.0):
+def _ppo_run(directory, result_path, sleep=0.0, **extra_env):
     command = [
         sys.executable,
         str(HERE / "crash_run.py"),
         str(directory),
         str(result_path),
     ]
-    environ = {**os.environ, "CRASH_RUN_SLEEP": str(sleep)}
+    environ = {**os.environ, "CRASH_RUN_SLEEP": str(sleep), **extra_env}
     log = open(pathlib.Path(directory).with_suffix(".log"), "a")  # noqa: SIM115
     return subprocess.Popen(command, env=environ, stdout=log, stderr=subprocess.STDOUT)
 
@@ -196,10 +196,19 @@ def _complete_checkpoints(directory: pathlib.Path) -> list[str]:
     return [p.name for p in directory.iterdir() if p.name.isdigit()]
 
 
-def test_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
-    whole = _ppo_run(tmp_path / "whole", tmp_path / "whole.json")
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The checkpointed PPO run, never killed: its result JSON."""
+    folder = tmp_path_factory.mktemp("whole")
+    whole = _ppo_run(folder / "run", folder / "whole.json")
+    assert whole.wait(timeout=300) == 0, (folder / "run.log").read_text()[-2000:]
+    return json.loads((folder / "whole.json").read_text())
+
+
+def test_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(
+    tmp_path, uninterrupted
+):
     victim = _ppo_run(tmp_path / "killed", tmp_path / "unused.json", sleep=3.0)
-    assert whole.wait(timeout=300) == 0, (tmp_path / "whole.log").read_text()[-2000:]
     deadline = time.time() + 240  # kill once at least one checkpoint is complete
     while time.time() < deadline and not _complete_checkpoints(tmp_path / "killed"):
         time.sleep(0.1)
@@ -211,5 +220,28 @@ def test_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
     assert not (tmp_path / "unused.json").exists()
     resumed = _ppo_run(tmp_path / "killed", tmp_path / "resumed.json")
     assert resumed.wait(timeout=300) == 0, (tmp_path / "killed.log").read_text()[-2000:]
-    expected = json.loads((tmp_path / "whole.json").read_text())
-    assert json.loads((tmp_path / "resumed.json").read_text()) == expected
+    assert json.loads((tmp_path / "resumed.json").read_text()) == uninterrupted
+
+
+def test_run_killed_during_a_checkpoint_write_resumes_from_the_last_complete_one(
+    tmp_path, uninterrupted
+):
+    folder, marker = tmp_path / "killed", tmp_path / "stalled"
+    victim = _ppo_run(
+        folder,
+        tmp_path / "unused.json",
+        CRASH_RUN_STALL_AT="2",
+        CRASH_RUN_MARKER=str(marker),
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline and not marker.exists() and victim.poll() is None:
+        time.sleep(0.1)
+    assert marker.exists(), (tmp_path / "killed.log").read_text()[-2000:]
+    writing = pathlib.Path(marker.read_text())
+    assert writing.exists() and any(writing.iterdir())  # the write is under way
+    assert _complete_checkpoints(folder) == ["2"]  # the first one is complete
+    victim.send_signal(signal.SIGKILL)
+    assert victim.wait(timeout=60) == -signal.SIGKILL
+    resumed = _ppo_run(folder, tmp_path / "resumed.json")
+    assert resumed.wait(timeout=300) == 0, (tmp_path / "killed.log").read_text()[-2000:]
+    assert json.loads((tmp_path / "resumed.json").read_text()) == uninterrupted

@@ -36,14 +36,18 @@ def test_the_reference_run_is_the_constant_lr_run_from_the_same_key():
     keep = keep_action(env)
     states, rewards, _ = _run(env, params, [keep] * 5)
     constant, *_ = _run(plain, params, [keep] * 5)
+    # two XLA programs (with and without the reference): equal up to rounding
     for relative_state, constant_state in zip(states, constant, strict=True):
-        chex.assert_trees_all_equal(
-            relative_state.reference.params, constant_state.params
+        chex.assert_trees_all_close(
+            relative_state.reference.params,
+            constant_state.params,
+            rtol=1e-5,
+            atol=1e-6,
         )
-    # the controlled run *is* the constant run: every relative term is 0, and
-    # the reward is the compute cost alone
+    # the controlled run *is* the constant run: every relative term is 0 (up to
+    # the rounding of two copies of one computation), the reward is the cost alone
     cost = params.step_cost * env.config.inner_steps
-    np.testing.assert_allclose(rewards, -cost, rtol=1e-6)
+    np.testing.assert_allclose(rewards, -cost, rtol=0, atol=1e-5)
 
 
 def test_relative_reward_pays_for_lower_loss_than_the_reference_and_ends_by_score():

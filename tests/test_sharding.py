@@ -9,7 +9,7 @@ import sys
 import pytest
 
 
-@pytest.mark.slow  # ~75-100 s on 2 cores: run with --slow
+# ~75-100 s on 2 cores, run by default: the README's guarantee table cites it
 def test_sharded_envs_and_ppo_equal_the_single_device_run():
     script = pathlib.Path(__file__).with_name("sharded_check.py")
     environ = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
