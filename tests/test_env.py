@@ -343,7 +343,7 @@ def test_repeated_lr_increase_diverges_and_is_handled():
     env, params = at.make_env(
         "tiny",
         action_set="reduced",
-        initial_lr=1.0,
+        initial_lr=1e3,  # one good step, then divergence (dead ReLUs never diverge)
         lr_max=1e12,
         max_steps_in_episode=100,
     )
