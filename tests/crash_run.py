@@ -47,9 +47,10 @@ def stall_inside_write(at_save: int, marker: str) -> None:
     original = atomicity.AtomicRenameTemporaryPath.finalize
     saves = []
 
-    async def finalize(self):
-        saves.append(self)
-        if len(saves) == at_save:
+    async def finalize(self):  # called per item too; a step's folder is "N.orbax..."
+        step = self.get().name.split(".")[0].isdigit()
+        saves.extend([self] if step else [])
+        if step and len(saves) == at_save:
             pathlib.Path(marker).write_text(str(self.get()))
             while True:  # until SIGKILL
                 await asyncio.sleep(1.0)
