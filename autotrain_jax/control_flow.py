@@ -19,6 +19,12 @@ def when(pred: jax.Array | bool, fn: Callable[[], Any], otherwise: Any) -> Any:
     of the batch has `pred`. That is what an auto-resetting env step needs:
     fresh weights, warm-up training and their scores cost nothing on the steps
     (most of them) where no env resets or re-initialises.
+
+    Caveat, measured on CPU (jax 0.10.2): XLA's while-loop-invariant code
+    motion hoists much of `fn`'s work out of the loop (the random bits of fresh
+    weights, the warm-up's training), where it runs on every call. On 16 `tiny`
+    envs a restart that resets no env costs 39 ms with the warm start, 6 ms with
+    that XLA pass disabled. The semantics hold either way; the saving is partial.
     """
 
     def body(carry):

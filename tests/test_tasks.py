@@ -166,6 +166,9 @@ def _count_inner_training(env):
 
 
 def test_warm_start_trains_only_for_the_envs_that_reset(tiny):
+    """The semantics: the warm-up loop is entered only when an env resets. (Its
+    cost is another matter: XLA may hoist work out of the loop when no host
+    callback pins it there; `benchmarks/warm_start.py` measures that.)"""
     _, params, _, _ = tiny
     counts = {}
     for warm_start in (False, True):
