@@ -304,8 +304,9 @@ class AutoTrainEnv:
         """If `where`: fresh weights and optimizer state, scored by Thresholdout;
         the history holds only them.
 
-        The draw and its score run only when some env of a vmapped batch needs
-        them (`when`); the rest is masked with `where` rather than `lax.cond`, so
+        The draw and its score sit in a loop entered only when some env of a
+        vmapped batch needs them (`when`, which says what XLA hoists out of it
+        anyway); the rest is masked with `where` rather than `lax.cond`, so
         that under `vmap` only the weights and one history slot are selected, not
         the whole history.
         """
