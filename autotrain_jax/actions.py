@@ -116,9 +116,13 @@ def _decode_reduced(action, params) -> Control:
     )
 
 
+def _into_box(action: jax.Array) -> jax.Array:
+    """A box action clipped to [-1, 1], NaN read as 0."""
+    return jnp.clip(jnp.nan_to_num(action, nan=0.0), -1.0, 1.0)
+
+
 def _decode_continuous(action, params, history: int) -> Control:
-    finite = jnp.nan_to_num(action, nan=0.0)
-    clipped = jnp.clip(finite, -1.0, 1.0)
+    clipped = _into_box(action)
     rewind = jnp.round((clipped[1] + 1.0) / 2.0 * (history - 1)).astype(jnp.int32)
     stop = clipped[3] > params.stop_threshold
     reinit = (clipped[2] > params.reinit_threshold) & ~stop
@@ -133,8 +137,7 @@ def _decode_continuous(action, params, history: int) -> Control:
 
 
 def _decode_self_play(action, params) -> Control:
-    finite = jnp.nan_to_num(action, nan=0.0)
-    clipped = jnp.clip(finite, -1.0, 1.0)
+    clipped = _into_box(action)
     stop = clipped[3] > params.stop_threshold
     reinit = (clipped[2] > params.reinit_threshold) & ~stop
     scale = ~(stop | reinit)

@@ -16,7 +16,12 @@ from autotrain_jax.control_flow import when
 from autotrain_jax.history import WeightHistory
 from autotrain_jax.models import INIT_METHODS, make_init_fn, make_model, mask_widths
 from autotrain_jax.params import EnvParams, check_params
-from autotrain_jax.scoring import relative_reward, shaping_reward, thresholdout_score
+from autotrain_jax.scoring import (
+    finite_losses,
+    relative_reward,
+    shaping_reward,
+    thresholdout_score,
+)
 from autotrain_jax.tasks import Task, sample_task
 from autotrain_jax.training import (
     accuracy,
@@ -220,7 +225,7 @@ class AutoTrainEnv:
         )
         info = {
             "losses": jnp.where(
-                control.stop, 0.0, self._finite(outcome.losses, params)
+                control.stop, 0.0, finite_losses(outcome.losses, params.max_loss)
             ),
             "lr": state.lr,
             "score": state.score,
@@ -285,7 +290,7 @@ class AutoTrainEnv:
             (outcome.params, outcome.opt_state),
             (reference.params, reference.opt_state),
         )
-        losses = self._finite(outcome.losses, params)
+        losses = finite_losses(outcome.losses, params.max_loss)
         score = jnp.where(keep, outcome.evaluation.score, reference.score)
         return state.replace(reference=Reference(*weights, losses, score))
 
@@ -387,11 +392,6 @@ class AutoTrainEnv:
         )
 
     @staticmethod
-    def _finite(losses: jax.Array, params: EnvParams) -> jax.Array:
-        """Losses as observations and logs show them: NaN and inf as `max_loss`."""
-        return jnp.clip(jnp.nan_to_num(losses, nan=params.max_loss), 0, params.max_loss)
-
-    @staticmethod
     def _note_first_loss(state: EnvState, losses: jax.Array, where) -> EnvState:
         """Keeps the episode's first training loss, the scale of `scale_free`."""
         unset = (state.first_loss == 0) & where
@@ -399,7 +399,7 @@ class AutoTrainEnv:
 
     def _record(self, state: EnvState, losses: jax.Array, params: EnvParams):
         """One observation record (see `EnvConfig.observation`)."""
-        losses = self._finite(losses, params)
+        losses = finite_losses(losses, params.max_loss)
         progress = state.time / state.task.budget
         if self.config.observation == "scale_free":
             first = jnp.where(state.first_loss > 0, state.first_loss, losses[0])

@@ -44,6 +44,11 @@ def shaping_reward(kind: str, score, prev_score, params, inner_steps) -> jax.Arr
     return change
 
 
+def finite_losses(losses: jax.Array, max_loss) -> jax.Array:
+    """Losses as observations, logs and rewards see them: NaN/inf as `max_loss`."""
+    return jnp.clip(jnp.nan_to_num(losses, nan=max_loss), 0, max_loss)
+
+
 def relative_reward(losses, reference, params, trained) -> jax.Array:
     """The `relative` reward's per-step term: the controlled run against the
     constant-LR reference run, which trained on the same minibatches.
@@ -53,7 +58,7 @@ def relative_reward(losses, reference, params, trained) -> jax.Array:
     train. A log ratio, so that the term means the same on tasks whose losses
     differ in scale; the clip keeps one lucky step from dominating the return.
     """
-    loss = jnp.clip(jnp.nan_to_num(losses, nan=params.max_loss), 1e-8, params.max_loss)
+    loss = jnp.maximum(finite_losses(losses, params.max_loss), 1e-8)
     reference_loss = jnp.maximum(reference.losses, 1e-8)
     ratio = jnp.log(reference_loss.mean()) - jnp.log(loss.mean())
     term = jnp.clip(
