@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -9,28 +10,53 @@ import jax
 import jax.numpy as jnp
 
 
-def when(pred: jax.Array | bool, fn: Callable[[], Any], otherwise: Any) -> Any:
-    """`fn()` if `pred` else `otherwise`, computing `fn()` only when needed.
+def when(pred: jax.Array | bool, fn: Callable[..., Any], otherwise: Any, *operands):
+    """`fn(*operands)` if `pred` else `otherwise`, computing `fn` only when needed.
 
     `jax.lax.cond` with a batched predicate becomes a `select` under `vmap`, so
-    both branches run for every element. A `while_loop` with a batched predicate
-    instead runs its body while *any* element needs it, and keeps the carry of
-    the others: here the body runs at most once, and not at all when no element
-    of the batch has `pred`. That is what an auto-resetting env step needs:
-    fresh weights, warm-up training and their scores cost nothing on the steps
-    (most of them) where no env resets or re-initialises.
+    both branches run for every element. `when` batches differently: it runs
+    `vmap(fn)` over the whole batch, inside a real `lax.cond` on *any* element's
+    `pred`, and keeps `otherwise` for the elements without it. That is what an
+    auto-resetting env step needs: fresh weights, warm-up training and their
+    scores cost nothing on the steps (most of them) where no env of the batch
+    resets or re-initialises. Nested `vmap`s nest the rule: the outer `any`
+    decides whether the inner one is asked at all.
 
-    Caveat, measured on CPU (jax 0.10.2): XLA's while-loop-invariant code
-    motion hoists much of `fn`'s work out of the loop (the random bits of fresh
-    weights, the warm-up's training), where it runs on every call. On 16 `tiny`
-    envs a restart that resets no env costs 39 ms with the warm start, 6 ms with
-    that XLA pass disabled. The semantics hold either way; the saving is partial.
+    `fn` must take everything it reads that may be batched as `operands` (a
+    batching rule cannot see a closure's batch axes); `fn(*operands)` and
+    `otherwise` are pytrees of the same structure, shapes and dtypes.
     """
+    return _lazy(fn)(jnp.asarray(pred, bool), otherwise, operands)
 
-    def body(carry):
-        return jnp.bool_(False), fn()
 
-    _, value = jax.lax.while_loop(
-        lambda carry: carry[0], body, (jnp.asarray(pred, bool), otherwise)
-    )
-    return value
+def _lazy(fn: Callable[..., Any]):
+    @jax.custom_batching.custom_vmap
+    def lazy(pred, otherwise, operands):
+        return jax.lax.cond(pred, lambda: fn(*operands), lambda: otherwise)
+
+    @lazy.def_vmap
+    def rule(axis_size, in_batched, pred, otherwise, operands):
+        pred_batched, otherwise_batched, operands_batched = in_batched
+        pred = _batch(pred, pred_batched, axis_size)
+        otherwise = jax.tree.map(
+            lambda x, b: _batch(x, b, axis_size), otherwise, otherwise_batched
+        )
+        in_axes = jax.tree.map(lambda b: 0 if b else None, operands_batched)
+
+        def some(pred, otherwise, operands):
+            value = jax.vmap(fn, in_axes=in_axes, axis_size=axis_size)(*operands)
+            return jax.tree.map(functools.partial(_where, pred), value, otherwise)
+
+        out = when(jnp.any(pred), some, otherwise, pred, otherwise, operands)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return lazy
+
+
+def _batch(x, batched: bool, axis_size: int):
+    return x if batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
+
+
+def _where(pred: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
+    """`jnp.where` with `pred` (N,) selecting along the leading axis."""
+    return jnp.where(pred.reshape(pred.shape + (1,) * (x.ndim - 1)), x, y)

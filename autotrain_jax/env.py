@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, NamedTuple
 
@@ -309,20 +308,19 @@ class AutoTrainEnv:
         """If `where`: fresh weights and optimizer state, scored by Thresholdout;
         the history holds only them.
 
-        The draw and its score sit in a loop entered only when some env of a
-        vmapped batch needs them (`when`, which says what XLA hoists out of it
-        anyway); the rest is masked with `where` rather than `lax.cond`, so
-        that under `vmap` only the weights and one history slot are selected, not
-        the whole history.
+        The draw and its score run only when some env of a vmapped batch needs
+        them (`when`); the rest is masked with `where` rather than `lax.cond`,
+        so that under `vmap` only the weights and one history slot are
+        selected, not the whole history.
         """
 
-        def draw():
-            net, opt_state = self._fresh(key, state.task)
+        def draw(key, task, params):
+            net, opt_state = self._fresh(key, task)
             keys = jax.random.split(jax.random.fold_in(key, 1), 3)
-            return net, opt_state, self._evaluate(keys, net, state.task, params)
+            return net, opt_state, self._evaluate(keys, net, task, params)
 
         current = (state.params, state.opt_state, self._measured(state))
-        net, opt_state, evaluation = when(where, draw, current)
+        net, opt_state, evaluation = when(where, draw, current, key, state.task, params)
         history = state.weight_history.restart(
             (net, opt_state, evaluation.score), where
         )
@@ -442,8 +440,7 @@ class AutoTrainEnv:
             inner_samples=jnp.where(where, 0, state.inner_samples),
         )
         if self.config.warm_start:
-            warm = functools.partial(self._warm_start, key_warm, state, params)
-            state = when(where, warm, state)
+            state = when(where, self._warm_start, state, key_warm, state, params)
         if state.reference is not None:  # starts where the controlled run starts
             start = Reference(
                 state.params,

@@ -54,14 +54,23 @@ def make_env(preset: str, inner_steps: int, data_dir: str | None):
     return at.make_env(preset, T=inner_steps, S=loss_every, data_dir=data_dir)
 
 
-def env_rollout(env, num_envs: int, num_steps: int):
+def env_rollout(env, num_envs: int, num_steps: int, actions: str = "random"):
+    """`actions`: `random` (uniform over the set: some env re-initialises or
+    stops, and so draws fresh weights, on nearly every step) or `keep` (the LR
+    kept: no env draws unless its budget ends)."""
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     space = env.action_space()
+
+    def choose(key):
+        if actions == "keep":
+            keep = at.actions.keep(env.config)
+            return jnp.broadcast_to(keep, (num_envs, *jnp.shape(keep)))
+        return jax.vmap(space.sample)(jax.random.split(key, num_envs))
 
     def run(state, key, params):
         def one(state, key):
             key_action, key_step = jax.random.split(key)
-            actions = jax.vmap(space.sample)(jax.random.split(key_action, num_envs))
+            actions = choose(key_action)
             _, state, reward, *_ = step(
                 jax.random.split(key_step, num_envs), state, actions, params
             )
@@ -89,39 +98,57 @@ def bare_rollout(env, num_envs: int, num_steps: int):
     return run
 
 
-def bench_env(preset, num_envs, inner_steps, num_steps, repeats, data_dir, mesh=None):
+def bench_env(
+    preset,
+    num_envs,
+    inner_steps,
+    num_steps,
+    repeats,
+    data_dir,
+    mesh=None,
+    action_modes=("random",),
+):
+    """One row per action mode; the ceiling is timed once and shared."""
     env, params = make_env(preset, inner_steps, data_dir)
     keys = jax.random.split(jax.random.key(0), num_envs)
     _, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
     if mesh is not None:
         state, params = shard_envs(state, mesh), replicate(params, mesh)
-    compile_s, seconds, memory = timed(
-        env_rollout(env, num_envs, num_steps),
-        state,
-        jax.random.key(1),
-        params,
-        repeats=repeats,
-    )
-    state_bytes = sum(x.nbytes for x in jax.tree.leaves(state)) / num_envs
-    batch = env.config.batch_size
-    result = {
-        "preset": preset,
-        "num_envs": num_envs,
-        "inner_steps": inner_steps,
-        "env_steps_per_s": num_envs * num_steps / seconds,
-        "inner_samples_per_s": num_envs * num_steps * inner_steps * batch / seconds,
-        "compile_s": compile_s,
-        "xla_memory_bytes": memory,
-        "state_bytes_per_env": state_bytes,
-    }
+    ceiling = None
     if mesh is None:
         bare = bare_rollout(env, num_envs, num_steps)
         lr = jnp.full((num_envs,), params.initial_lr, jnp.float32)
         args = (state.params, state.opt_state, lr, jax.random.key(1), params.data)
         _, bare_seconds, _ = timed(bare, *args, repeats=repeats)
-        result["ceiling_steps_per_s"] = num_envs * num_steps / bare_seconds
-        result["env_over_ceiling"] = bare_seconds / seconds
-    return result
+        ceiling = num_envs * num_steps / bare_seconds
+    rows = []
+    for actions in action_modes:
+        compile_s, seconds, memory = timed(
+            env_rollout(env, num_envs, num_steps, actions),
+            state,
+            jax.random.key(1),
+            params,
+            repeats=repeats,
+        )
+        rate = num_envs * num_steps / seconds
+        batch = env.config.batch_size
+        row = {
+            "preset": preset,
+            "num_envs": num_envs,
+            "inner_steps": inner_steps,
+            "actions": actions,
+            "env_steps_per_s": rate,
+            "inner_samples_per_s": rate * inner_steps * batch,
+            "compile_s": compile_s,
+            "xla_memory_bytes": memory,
+            "state_bytes_per_env": sum(x.nbytes for x in jax.tree.leaves(state))
+            / num_envs,
+        }
+        if ceiling is not None:
+            row["ceiling_steps_per_s"] = ceiling
+            row["env_over_ceiling"] = rate / ceiling
+        rows.append(row)
+    return rows
 
 
 def bench_ppo(preset, num_envs, inner_steps, updates, data_dir):
@@ -134,7 +161,7 @@ def bench_ppo(preset, num_envs, inner_steps, updates, data_dir):
         lambda r, p: ppo.run_updates(r, p, updates), runner, params, repeats=2
     )
     ppo_rate = num_envs * config.num_steps * updates / seconds
-    env_only = bench_env(preset, num_envs, inner_steps, 8, 2, data_dir)
+    (env_only,) = bench_env(preset, num_envs, inner_steps, 8, 2, data_dir)
     return {
         "num_envs": num_envs,
         "inner_steps": inner_steps,
@@ -173,15 +200,16 @@ def markdown(report: dict) -> str:
         f"Hardware: {report['hardware']}; jax {report['jax']}; {report['date']}",
         f"Command: `{report['command']}`",
         "",
-        "| preset | N | T | env steps/s | inner samples/s | ceiling steps/s | "
-        "env/ceiling | compile s | XLA memory MB | state KB/env |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| preset | N | T | actions | env steps/s | inner samples/s | "
+        "ceiling steps/s | env/ceiling | compile s | XLA memory MB | state KB/env |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["env"]:
         memory = r["xla_memory_bytes"]
         lines.append(
             f"| {r['preset']} | {r['num_envs']} | {r['inner_steps']} | "
-            f"{r['env_steps_per_s']:.1f} | {r['inner_samples_per_s']:.3g} | "
+            f"{r['actions']} | {r['env_steps_per_s']:.1f} | "
+            f"{r['inner_samples_per_s']:.3g} | "
             f"{r['ceiling_steps_per_s']:.1f} | {r['env_over_ceiling']:.3f} | "
             f"{r['compile_s']:.1f} | "
             f"{'-' if memory is None else f'{memory / 2**20:.0f}'} | "
@@ -218,6 +246,11 @@ def parse_args(argv=None):
     parser.add_argument("--preset", default="mnist-mlp")
     parser.add_argument("--envs", default="1,8,64,256", help="comma-separated N")
     parser.add_argument("--inner-steps", default="10,50", help="comma-separated T")
+    parser.add_argument(
+        "--actions",
+        default="random",
+        help="comma-separated: random (a re-init or stop nearly every step), keep",
+    )
     parser.add_argument("--steps", type=int, default=4, help="env steps per timing")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", default=None)
@@ -242,12 +275,15 @@ def main(argv=None):
             args.repeats,
             args.data_dir,
             mesh,
-        )
+        )[0]
         print(json.dumps({"devices": jax.device_count(), **result}))
         return
     if args.quick:
         args.envs, args.inner_steps, args.steps, args.repeats = "1,8", "10", 2, 2
     envs = [int(n) for n in args.envs.split(",")]
+    modes = args.actions.split(",")
+    if not set(modes) <= {"random", "keep"}:
+        raise SystemExit(f"--actions takes random and/or keep, got {args.actions!r}")
     inner = [int(t) for t in args.inner_steps.split(",")]
     report = {
         "hardware": f"{platform.processor() or platform.machine()}, "
@@ -260,16 +296,21 @@ def main(argv=None):
     }
     for t in inner:
         for n in envs:
-            result = bench_env(
-                args.preset, n, t, args.steps, args.repeats, args.data_dir
+            rows = bench_env(
+                args.preset, n, t, args.steps, args.repeats, args.data_dir, None, modes
             )
-            report["env"].append(result)
-            print(json.dumps(result), flush=True)
+            report["env"] += rows
+            for row in rows:
+                print(json.dumps(row), flush=True)
     if args.torch:
         from torch_reference import bench_torch
 
         t = max(inner)
-        jax_result = [r for r in report["env"] if r["inner_steps"] == t][-1]
+        jax_result = [
+            r
+            for r in report["env"]
+            if r["inner_steps"] == t and r["actions"] == modes[0]
+        ][-1]
         torch_rate = bench_torch(t, steps=args.steps, data_dir=args.data_dir)
         report["torch"] = {
             "inner_steps": t,

@@ -166,9 +166,8 @@ def _count_inner_training(env):
 
 
 def test_warm_start_trains_only_for_the_envs_that_reset(tiny):
-    """The semantics: the warm-up loop is entered only when an env resets. (Its
-    cost is another matter: XLA may hoist work out of the loop when no host
-    callback pins it there; `benchmarks/warm_start.py` measures that.)"""
+    """The warm-up trains only on a step where some env resets (its cost, which
+    follows, is measured by `benchmarks/warm_start.py`)."""
     _, params, _, _ = tiny
     counts = {}
     for warm_start in (False, True):
