@@ -314,15 +314,21 @@ class AutoTrainEnv:
         selected, not the whole history.
         """
 
-        def draw(key, task, params):
+        def draw(key, task, history, params):
             net, opt_state = self._fresh(key, task)
             keys = jax.random.split(jax.random.fold_in(key, 1), 3)
-            return net, opt_state, self._evaluate(keys, net, task, params)
+            evaluation = self._evaluate(keys, net, task, params)
+            history = history.restart((net, opt_state, evaluation.score))
+            return net, opt_state, evaluation, history
 
-        current = (state.params, state.opt_state, self._measured(state))
-        net, opt_state, evaluation = when(where, draw, current, key, state.task, params)
-        history = state.weight_history.restart(
-            (net, opt_state, evaluation.score), where
+        current = (
+            state.params,
+            state.opt_state,
+            self._measured(state),
+            state.weight_history,
+        )
+        net, opt_state, evaluation, history = when(
+            where, draw, current, key, state.task, state.weight_history, params
         )
         return self._measure(state, evaluation).replace(
             params=net, opt_state=opt_state, weight_history=history
