@@ -85,9 +85,16 @@ def continuous_action(
 
 
 def _current(obs: jax.Array, env: AutoTrainEnv):
-    """(learning rate, score) of the newest record; LR 0 before the first."""
+    """(learning rate, score) of the newest record; LR 0 before the first.
+
+    Every observation layout puts the LR right after the K losses and the score
+    after it; `scale_free` records log10 of the LR.
+    """
     k = env.config.num_losses
-    return obs[-1, k], obs[-1, k + 1]
+    lr, score = obs[-1, k], obs[-1, k + 1]
+    if env.config.observation == "scale_free":
+        lr = jnp.where(jnp.any(obs[-1] != 0), 10.0**lr, 0.0)
+    return lr, score
 
 
 def schedule(env, params, lr_at: Callable[[jax.Array], jax.Array]) -> Policy:

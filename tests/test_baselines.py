@@ -33,8 +33,11 @@ def lr_trace(env, params, policy, steps=8):
     return np.asarray(lrs)
 
 
-def test_schedules_follow_their_formulas(continuous):
-    env, params = continuous
+@pytest.mark.parametrize("observation", ["original", "extended", "scale_free"])
+def test_schedules_follow_their_formulas(observation):
+    env, params = at.make_env(
+        "tiny", action_set="continuous", max_lr_factor=10.0, observation=observation
+    )
     lr0 = params.initial_lr
     steps = np.arange(8)
     tuned = baselines.constant(env, params, lr=3 * lr0)  # set on the first step

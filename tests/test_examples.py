@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import autotrain_jax as at
-from autotrain_jax.agents.ppo.experiment import load_controller, load_policy, main
+from autotrain_jax import controllers
+from autotrain_jax.agents.ppo.experiment import load_controller, main
 
 
 def test_ppo_example_writes_its_outputs(tiny_ppo_run):
@@ -20,6 +21,8 @@ def test_ppo_example_writes_its_outputs(tiny_ppo_run):
         "evaluation.json",
         "controlled_run.csv",
         "controlled_run.png",
+        "controller.json",
+        "policy.npz",
     ):
         assert (out / name).stat().st_size > 0, name
     rows = json.loads((out / "metrics.json").read_text())
@@ -29,8 +32,9 @@ def test_ppo_example_writes_its_outputs(tiny_ppo_run):
     for name in ("controller", "constant_lr"):
         assert 0.1 < summary[name]["test_accuracy_mean"] <= 1.0
     assert summary["constant_lr"]["inner_steps_mean"] == 8 * 10  # horizon x T
-    policy = load_policy(out / "policy")
-    assert np.isfinite(jax.tree.leaves(policy["agent_params"])[0]).all()
+    controller = controllers.load(out)
+    assert np.isfinite(jax.tree.leaves(controller.agent_params)[0]).all()
+    assert controller.provenance["env_steps"] == 4 * 4 * 2
     assert "PPO controller: test accuracy" in printed and "constant LR" in printed
 
 

@@ -9,6 +9,8 @@ import dataclasses
 import json
 import os
 import pathlib
+import platform
+import sys
 import time
 from collections.abc import Callable
 
@@ -16,7 +18,8 @@ import jax
 import numpy as np
 
 import autotrain_jax as at
-from autotrain_jax.agents.ppo import PPOConfig, RunningStats, make_ppo
+from autotrain_jax import controllers
+from autotrain_jax.agents.ppo import PPOConfig
 from autotrain_jax.agents.ppo import run as ppo_run
 from autotrain_jax.episode_log import episode_rows, plot_episode, rollout, write_csv
 from autotrain_jax.evaluation import evaluate_many, keep_policy, summarize
@@ -30,8 +33,16 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
     parser.add_argument("--num-envs", type=int, default=defaults["num_envs"])
     parser.add_argument("--num-steps", type=int, default=defaults["num_steps"])
     parser.add_argument("--num-updates", type=int, default=defaults["num_updates"])
-    parser.add_argument("--action-set", default="full", choices=at.config.ACTION_SETS)
-    parser.add_argument("--reward", default="prototype", choices=at.config.REWARDS)
+    parser.add_argument(
+        "--action-set",
+        default=defaults.get("action_set", "full"),
+        choices=at.config.ACTION_SETS,
+    )
+    parser.add_argument(
+        "--reward",
+        default=defaults.get("reward", "prototype"),
+        choices=at.config.REWARDS,
+    )
     parser.add_argument(
         "--gamma",
         type=float,
@@ -47,10 +58,13 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
         default=[],
         metavar="KEY=VALUE",
         type=_setting,
-        help="a make_env override, e.g. --env train_size=400 (repeatable)",
+        help="a make_env override, e.g. --env train_size=400 (repeatable); "
+        f"on top of {defaults.get('env', {})}",
     )
     parser.add_argument("--eval-seeds", type=int, default=4)
-    parser.add_argument("--checkpoint-every", type=int, default=0)
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=defaults.get("checkpoint_every", 0)
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -61,12 +75,13 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     started = time.time()
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    overrides = {**defaults.get("env", {}), **dict(args.env)}
     env, params = at.make_env(
         preset,
         action_set=args.action_set,
         reward=args.reward,
         data_dir=args.data_dir,
-        **dict(args.env),
+        **overrides,
     )
     config = PPOConfig(
         num_envs=args.num_envs,
@@ -74,7 +89,10 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         num_updates=args.num_updates,
         gamma=args.gamma,
     )
-    _write_json(out / "config.json", _config_dict(preset, args, env, params, config))
+    _write_json(
+        out / "config.json",
+        _config_dict(preset, args, env, params, config) | {"make_env": overrides},
+    )
 
     checkpoints = out / "checkpoints" if args.checkpoint_every else None
     runner, rows, ppo = ppo_run.train(
@@ -88,7 +106,22 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     )
     _write_json(out / "metrics.json", rows)
     _plot_learning_curve(rows, out / "learning_curve.png")
-    _save_policy(out / "policy", runner)
+    controllers.Controller(
+        preset=preset,
+        settings={"action_set": args.action_set, "reward": args.reward, **overrides},
+        env_config=env.config,
+        ppo_config=config,
+        agent_params=runner.agent_params,
+        obs_stats=runner.obs_stats,
+        provenance={
+            "command": " ".join(["python", *sys.argv]),
+            "env_steps": config.num_envs * config.num_steps * config.num_updates,
+            "seed": args.seed,
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"{jax.default_backend()}, jax {jax.__version__}",
+        },
+    ).save(out)
 
     def controller(key, obs):
         return ppo.act(runner.agent_params, runner.obs_stats, obs)
@@ -166,25 +199,6 @@ def _write_json(path: pathlib.Path, value) -> None:
     path.write_text(json.dumps(value, indent=2))
 
 
-def _save_policy(path: pathlib.Path, runner) -> None:
-    import orbax.checkpoint as ocp
-
-    policy = {
-        "agent_params": runner.agent_params,
-        "obs_stats": runner.obs_stats._asdict(),
-    }
-    with ocp.StandardCheckpointer() as checkpointer:
-        checkpointer.save(os.path.abspath(path), policy, force=True)
-
-
-def load_policy(path: str | os.PathLike) -> dict:
-    """The `{"agent_params", "obs_stats"}` a run saved under `out/policy`."""
-    import orbax.checkpoint as ocp
-
-    with ocp.StandardCheckpointer() as checkpointer:
-        return checkpointer.restore(os.path.abspath(path))
-
-
 def load_controller(run_dir: str | os.PathLike, env) -> Callable:
     """The greedy controller a run saved, as `act(key, obs) -> action` for `env`.
 
@@ -192,21 +206,16 @@ def load_controller(run_dir: str | os.PathLike, env) -> Callable:
       ValueError: if `env`'s observation shape or action set is not the one the
         controller was trained on.
     """
-    run_dir = pathlib.Path(run_dir)
-    saved = json.loads((run_dir / "config.json").read_text())
-    trained = at.EnvConfig(**saved["env"])
-    expected = (trained.history, trained.record_size, trained.action_set)
-    got = (env.config.history, env.config.record_size, env.config.action_set)
+    controller = controllers.load(run_dir)
+    fields = ("history", "record_size", "action_set")
+    expected = tuple(getattr(controller.env_config, f) for f in fields)
+    got = tuple(getattr(env.config, f) for f in fields)
     if got != expected:
         raise ValueError(
             f"env (history, record_size, action_set) must be {expected} as in "
-            f"{run_dir / 'config.json'}, got {got}"
+            f"{pathlib.Path(run_dir) / 'controller.json'}, got {got}"
         )
-    config = PPOConfig(**{**saved["ppo"], "hidden": tuple(saved["ppo"]["hidden"])})
-    ppo = make_ppo(config, env)
-    policy = load_policy(run_dir / "policy")
-    stats = RunningStats(**policy["obs_stats"])
-    return lambda key, obs: ppo.act(policy["agent_params"], stats, obs)
+    return controller.policy
 
 
 def _plot_learning_curve(rows: list[dict], path: pathlib.Path) -> None:

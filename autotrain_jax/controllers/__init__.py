@@ -1,0 +1,139 @@
+"""Trained controllers: the ones shipped in the package, or any training run.
+
+    from autotrain_jax import controllers
+
+    controllers.available()                       # names of the shipped ones
+    controller = controllers.load(name_or_run_folder)
+    env, params = controller.make_env(dataset="notmnist", data_dir="data")
+    action = controller.policy(key, obs)          # greedy, jit- and vmap-able
+
+A controller is the PPO agent's weights, its observation normaliser, and the
+`make_env` settings it was trained with (`controller.json` + `policy.npz`,
+about 100 KB). `make_env` rebuilds that env; overrides change the task (data,
+initial LR, budget, model) but not what the agent sees or does: the
+observation's shape and the action set must stay those it was trained for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+from flax import traverse_util
+
+import autotrain_jax as at
+from autotrain_jax import actions
+from autotrain_jax.agents.ppo import PPOConfig, RunningStats, networks
+
+SHIPPED = pathlib.Path(__file__).parent
+_FILES = ("controller.json", "policy.npz")
+
+
+def available() -> tuple[str, ...]:
+    """Names of the controllers shipped in the package, for `load`."""
+    return tuple(sorted(p.name for p in SHIPPED.iterdir() if (p / _FILES[0]).is_file()))
+
+
+@dataclasses.dataclass(frozen=True)
+class Controller:
+    """A trained PPO controller and the env settings it was trained with."""
+
+    preset: str
+    settings: Mapping[str, Any]  # make_env overrides of its training run
+    env_config: at.EnvConfig  # the env it was trained on
+    ppo_config: PPOConfig
+    agent_params: Any
+    obs_stats: RunningStats
+    provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def make_env(self, **overrides):
+        """`(env, params)` with the training settings, `overrides` on top.
+
+        Raises:
+          ValueError: if the overrides change the observation's shape or the
+            action set, which the agent's network is fixed to.
+        """
+        env, params = at.make_env(self.preset, **{**self.settings, **overrides})
+        fields = ("history", "record_size", "action_set")
+        expected = tuple(getattr(self.env_config, f) for f in fields)
+        got = tuple(getattr(env.config, f) for f in fields)
+        if got != expected:
+            raise ValueError(
+                f"(history, record_size, action_set) must stay {expected}, the "
+                f"controller's; these overrides give {got}"
+            )
+        return env, params
+
+    def policy(self, key: jax.Array, obs: jax.Array) -> jax.Array:
+        """The greedy action for one observation [H, F] or a batch [..., H, F]
+        (`key` unused: the policy is deterministic)."""
+        continuous = actions.is_box(self.env_config)
+        network = networks.ActorCritic(
+            actions.num_actions(self.env_config), continuous, self.ppo_config.hidden
+        )
+        if self.ppo_config.normalize_obs:
+            obs = self.obs_stats.normalize(obs)
+        return networks.greedy(network.apply(self.agent_params, obs), continuous)
+
+    def save(self, folder: str | pathlib.Path) -> pathlib.Path:
+        """Writes `controller.json` and `policy.npz` into `folder`."""
+        folder = pathlib.Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "preset": self.preset,
+            "settings": dict(self.settings),
+            "env_config": dataclasses.asdict(self.env_config),
+            "ppo": dataclasses.asdict(self.ppo_config),
+            "provenance": dict(self.provenance),
+        }
+        (folder / _FILES[0]).write_text(json.dumps(meta, indent=2))
+        flat = traverse_util.flatten_dict(self.agent_params, sep="/")
+        arrays = {f"agent/{k}": np.asarray(v) for k, v in flat.items()}
+        stats = self.obs_stats._asdict()
+        arrays |= {f"obs_stats/{k}": np.asarray(v) for k, v in stats.items()}
+        np.savez(folder / _FILES[1], **arrays)
+        return folder
+
+
+def load(name: str | pathlib.Path) -> Controller:
+    """A shipped controller by name (see `available`), or a folder holding
+    `controller.json` and `policy.npz` (every training run writes them).
+
+    Raises:
+      ValueError: if `name` is neither.
+    """
+    folder = SHIPPED / str(name)
+    if not (folder / _FILES[0]).is_file():
+        folder = pathlib.Path(name)
+    if not all((folder / f).is_file() for f in _FILES):
+        raise ValueError(
+            f"name must be one of {available()} or a folder with {' and '.join(_FILES)}"
+            f", got {str(name)!r}"
+        )
+    meta = json.loads((folder / _FILES[0]).read_text())
+    with np.load(folder / _FILES[1]) as arrays:
+        agent = {k[6:]: arrays[k] for k in arrays.files if k.startswith("agent/")}
+        stats = {k[10:]: arrays[k] for k in arrays.files if k.startswith("obs_stats/")}
+    return Controller(
+        preset=meta["preset"],
+        settings=_tuples(meta["settings"]),
+        env_config=at.EnvConfig(**_tuples(meta["env_config"])),
+        ppo_config=PPOConfig(**_tuples(meta["ppo"])),
+        agent_params=traverse_util.unflatten_dict(agent, sep="/"),
+        obs_stats=RunningStats(**stats),
+        provenance=meta["provenance"],
+    )
+
+
+def _tuples(value):
+    """JSON lists back to the tuples `make_env` takes (ranges, widths)."""
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_tuples(v) for v in value)
+    return value

@@ -1,0 +1,217 @@
+"""A controller on tasks it never trained on, against what a practitioner would run.
+
+    python examples/meta_train.py --out runs/meta-1m
+    python benchmarks/heldout.py --controller runs/meta-1m --data-dir ../shared/data \
+        --seeds 8 --out benchmarks/heldout
+
+Every task below lies outside `examples/meta_train.py`'s training distribution
+(embedded MNIST, one hidden layer of 16-64 units, 10-30 env steps): other data,
+a wider or deeper model, a longer budget. Each runs from three initial LRs: 1e-2
+(the `tiny` preset's), 1e-1 (10x too high) and 1e-4 (100x too low). Rows, all
+through the same env and the same seeds (paired initial weights and minibatches):
+
+- the controller (greedy);
+- the untuned constant: the initial LR throughout (what a user would have run);
+- the tuned constant: the best of `GRID` by mean *holdout* accuracy, one per task
+  (the grid's total compute is reported);
+- cosine decay from the initial LR, and early stopping with restore at it;
+- PBT (8 members, from the initial LR; its compute is all members').
+
+Test accuracy is on the test split, which no policy, reward or selection reads.
+Writes heldout.json (every seed), heldout.md and heldout.png to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import autotrain_jax as at
+from autotrain_jax import baselines, controllers
+from autotrain_jax.evaluation import evaluate_many, summarize
+from autotrain_jax.tasks import max_budget
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from compare import pbt_results  # noqa: E402
+
+TASKS = {  # make_env overrides on the controller's settings
+    "notmnist": {"dataset": "notmnist", "hidden": (64,), "max_steps_in_episode": 20},
+    "mnist-wide": {"hidden": (256,), "max_steps_in_episode": 20},
+    "mnist-deep": {"hidden": (64, 64), "max_steps_in_episode": 20},
+    "mnist-long": {"hidden": (32,), "max_steps_in_episode": 60},
+}
+DATA = {"train_size": 2048, "holdout_size": 1024}
+INITIAL_LRS = (1e-2, 1e-1, 1e-4)
+GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
+
+
+def run_task(controller, task: str, data_dir, seeds: int) -> dict:
+    """{initial LR: {policy: per-seed results}} for one task, and its grid."""
+    overrides = {**TASKS[task], **DATA, "initial_lr": INITIAL_LRS[0]}
+    env, params = controller.make_env(data_dir=data_dir, **overrides)
+    cont, cont_params = at.make_env(  # the baselines' env: same data and settings
+        controller.preset,
+        **{**controller.settings, **overrides, "data": params.data},
+        action_set="continuous",
+        max_lr_factor=10.0,
+    )
+    keys = jax.random.split(jax.random.key(2024), seeds)
+    horizon = max_budget(cont_params)
+
+    def at_lr(p, lr):
+        return p.replace(initial_lr=jnp.float32(lr))
+
+    grid = {}
+    for lr in GRID:  # each grid run starts at its own LR
+        p = at_lr(cont_params, lr)
+        keep = {"constant": baselines.constant(cont, p)}
+        grid[lr] = evaluate_many(cont, p, keep, keys)["constant"]
+    tuned = max(GRID, key=lambda lr: grid[lr]["holdout_accuracy"].mean())
+    grid_steps = float(sum(np.mean(grid[lr]["inner_steps"]) for lr in GRID))
+    cells = {}
+    for lr0 in INITIAL_LRS:
+        p = at_lr(cont_params, lr0)
+        policies = {
+            "controller": baselines.in_continuous(controller.policy, env, p),
+            "untuned constant": baselines.constant(cont, p),
+            "cosine decay": baselines.cosine_decay(cont, p, horizon),
+            "early stopping (restore)": baselines.early_stopping(cont, p),
+        }
+        rows = evaluate_many(cont, p, policies, keys)
+        rows[f"tuned constant ({tuned:g})"] = grid[tuned]
+        rows["PBT (8 members)"] = pbt_results(cont, p, keys, population=8)
+        cells[lr0] = rows
+    return {"cells": cells, "tuned_lr": tuned, "grid_inner_steps": grid_steps}
+
+
+def paired(rows: dict, name: str, reference: str) -> dict:
+    diff = np.asarray(rows[name]["test_accuracy"]) - rows[reference]["test_accuracy"]
+    return summarize(diff)
+
+
+def markdown(results: dict) -> str:
+    lines = []
+    for task, result in results.items():
+        lines += [
+            f"### {task} (tuned constant LR {result['tuned_lr']:g}: grid of "
+            f"{len(GRID)}, {result['grid_inner_steps']:.0f} inner steps in all)",
+            "",
+            "| initial LR | policy | test accuracy (mean ± 95% CI) | "
+            "vs untuned (paired) | vs tuned (paired) | inner steps |",
+            "|---|---|---|---|---|---|",
+        ]
+        for lr0, rows in result["cells"].items():
+            tuned = next(n for n in rows if n.startswith("tuned"))
+            for name, r in rows.items():
+                test = summarize(r["test_accuracy"])
+                untuned = paired(rows, name, "untuned constant")
+                vs_tuned = paired(rows, name, tuned)
+                lines.append(
+                    f"| {lr0:g} | {name} | {test['mean']:.4f} ± {test['ci95']:.4f} | "
+                    f"{untuned['mean']:+.4f} ± {untuned['ci95']:.4f} | "
+                    f"{vs_tuned['mean']:+.4f} ± {vs_tuned['ci95']:.4f} | "
+                    f"{np.mean(r['inner_steps']):.0f} |"
+                )
+        lines.append("")
+    return "\n".join(lines) + "\n" + summary(results)
+
+
+def summary(results: dict) -> str:
+    """Per policy, over every (task, initial LR): the mean paired difference
+    (a per-seed average over cells, then a 95% CI over seeds), and the worst
+    cell's mean difference."""
+    cells = [
+        (t, lr0, rows) for t, r in results.items() for lr0, rows in r["cells"].items()
+    ]
+    names = [n.split(" (")[0] for n in cells[0][2]]
+    lines = [
+        "### Over all tasks and initial LRs",
+        "",
+        "| policy | vs untuned (paired, 95% CI) | worst cell vs untuned | "
+        "vs tuned (paired, 95% CI) | mean inner steps |",
+        "|---|---|---|---|---|",
+    ]
+    for short in names:
+        untuned, tuned, worst, steps = [], [], [], []
+        for task, lr0, rows in cells:
+            name = next(n for n in rows if n.split(" (")[0] == short)
+            tuned_name = next(n for n in rows if n.startswith("tuned"))
+            test = np.asarray(rows[name]["test_accuracy"])
+            untuned.append(test - rows["untuned constant"]["test_accuracy"])
+            tuned.append(test - rows[tuned_name]["test_accuracy"])
+            worst.append((float(np.mean(untuned[-1])), f"{task} @ {lr0:g}"))
+            steps.append(np.mean(rows[name]["inner_steps"]))
+        u, t = summarize(np.mean(untuned, 0)), summarize(np.mean(tuned, 0))
+        low = min(worst)
+        lines.append(
+            f"| {short} | {u['mean']:+.4f} ± {u['ci95']:.4f} | {low[0]:+.4f} "
+            f"({low[1]}) | {t['mean']:+.4f} ± {t['ci95']:.4f} | {np.mean(steps):.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict, path: pathlib.Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5 * len(results), 5), constrained_layout=True)
+    axes = fig.subplots(1, len(results), squeeze=False)[0]
+    for ax, (task, result) in zip(axes, results.items(), strict=True):
+        for lr0, rows in result["cells"].items():
+            names = list(rows)
+            means = [np.mean(rows[n]["test_accuracy"]) for n in names]
+            ax.plot(means, names, "o", label=f"initial LR {lr0:g}")
+        ax.set(title=task, xlabel="test accuracy")
+        ax.legend(fontsize=8)
+    fig.savefig(path, dpi=100)
+
+
+def write(results: dict, out: pathlib.Path) -> None:
+    (out / "heldout.md").write_text(markdown(results))
+    plot(results, out / "heldout.png")
+    serial = {
+        task: {
+            "tuned_lr": r["tuned_lr"],
+            "grid_inner_steps": r["grid_inner_steps"],
+            "cells": {
+                f"{lr0:g}": {
+                    name: {k: np.asarray(v).tolist() for k, v in row.items()}
+                    for name, row in rows.items()
+                }
+                for lr0, rows in r["cells"].items()
+            },
+        }
+        for task, r in results.items()
+    }
+    (out / "heldout.json").write_text(json.dumps(serial, indent=2))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--controller", required=True, help="a name or run folder")
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--data-dir", required=True, help="folder of the .npz files")
+    parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("heldout"))
+    args = parser.parse_args(argv)
+    tasks = args.tasks.split(",")
+    if unknown := sorted(set(tasks) - set(TASKS)):
+        raise SystemExit(f"--tasks must be among {sorted(TASKS)}, got {unknown}")
+    controller = controllers.load(args.controller)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for task in tasks:  # outputs rewritten after every task
+        results[task] = run_task(controller, task, args.data_dir, args.seeds)
+        write(results, args.out)
+        print(f"{task} done", flush=True)
+    print(markdown(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Meta-train a controller on a distribution of cheap tasks, then evaluate it.
+
+    python examples/meta_train.py --out runs/meta-1m     # 1.02M env steps
+    python examples/meta_train.py --num-updates 25 --checkpoint-every 5 \
+        --out runs/meta-100k                                # 102k
+    python examples/meta_train.py --num-updates 3 --checkpoint-every 1 \
+        --out runs/meta-10k                                 # 12k
+
+Every episode draws its own task: the initial LR log-uniform in [1e-4, 1], a
+budget of 10-30 env steps (T=10 inner SGD steps each), 256-4096 MNIST training
+images, and an MLP whose hidden layer has 16-64 units. The agent sees
+scale-free records (losses relative to the episode's first, log10 LR, score,
+training accuracy, progress), acts in the `reduced` set (LR x 0.2 ... x 1.8,
+re-init, stop) and is paid the change of the Thresholdout score plus 10x the
+final score (`delta`). Checkpoints every 10 updates; rerunning the command
+resumes from the newest. Writes what `examples/ppo_mnist.py` writes.
+"""
+
+from autotrain_jax.agents.ppo.experiment import main
+
+RECIPE = {
+    "num_envs": 128,
+    "num_steps": 32,
+    "num_updates": 250,  # 128 x 32 x 250 = 1,024,000 env steps
+    "action_set": "reduced",
+    "reward": "delta",
+    "checkpoint_every": 10,
+    "env": {
+        "initial_lr": (1e-4, 1.0),
+        "max_steps_in_episode": (10, 30),
+        "train_size": (256, 4096),
+        "hidden": ((16, 64),),
+        "observation": "scale_free",
+    },
+}
+
+if __name__ == "__main__":
+    main(preset="tiny", defaults=RECIPE)

@@ -1,0 +1,44 @@
+"""Shipped and saved controllers: load, rebuild their env, act."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from autotrain_jax import controllers
+
+
+def test_a_saved_run_round_trips_and_acts_as_trained(tiny_ppo_run, tmp_path):
+    out, _, _ = tiny_ppo_run
+    controller = controllers.load(out)
+    env, params = controller.make_env()
+    assert env.config == controller.env_config
+    obs, _ = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.key(0), 5), params
+    )
+    act = jax.jit(controller.policy)
+    actions = act(None, obs)
+    assert actions.shape == (5,) and actions.dtype == jnp.int32
+    np.testing.assert_array_equal(actions, jax.vmap(controller.policy)(None, obs))
+    copy = controllers.load(controller.save(tmp_path / "copy"))
+    np.testing.assert_array_equal(jax.jit(copy.policy)(None, obs), actions)
+    assert copy.settings == controller.settings
+    assert act._cache_size() == 1  # one trace for both calls
+
+
+def test_overrides_change_the_task_not_what_the_agent_sees(tiny_ppo_run):
+    controller = controllers.load(tiny_ppo_run[0])
+    env, params = controller.make_env(initial_lr=1e-4, max_steps_in_episode=20)
+    assert float(params.initial_lr) == pytest.approx(1e-4)
+    assert params.max_steps_in_episode == 20
+    with pytest.raises(ValueError, match="history, record_size, action_set"):
+        controller.make_env(history=4)
+    with pytest.raises(ValueError, match="action_set"):
+        controller.make_env(action_set="reduced")
+
+
+def test_unknown_names_are_refused_with_the_known_ones(tmp_path):
+    with pytest.raises(ValueError, match="must be one of .* or a folder with"):
+        controllers.load(tmp_path / "nothing-here")
+    for name in controllers.available():  # what the package ships loads
+        assert controllers.load(name).provenance["env_steps"] > 0
