@@ -10,7 +10,7 @@ a wider or deeper model, a longer budget. Each runs from three initial LRs: 1e-2
 (the `tiny` preset's), 1e-1 (10x too high) and 1e-4 (100x too low). Rows, all
 through the same env and the same seeds (paired initial weights and minibatches):
 
-- the controller (greedy);
+- the controller (greedy; several with repeated --controller, in the same batch);
 - the untuned constant: the initial LR throughout (what a user would have run);
 - the tuned constant: the best of `GRID` by mean *holdout* accuracy, one per task
   (the grid's total compute is reported);
@@ -19,6 +19,8 @@ through the same env and the same seeds (paired initial weights and minibatches)
 
 Test accuracy is on the test split, which no policy, reward or selection reads.
 Writes heldout.json (every seed), heldout.md and heldout.png to --out.
+`--baselines OLD/heldout.json` reuses an earlier run's rows (same seeds and
+controller settings) and runs only the controllers given.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from compare import pbt_results  # noqa: E402
 
 TASKS = {  # make_env overrides on the controller's settings
     "notmnist": {"dataset": "notmnist", "hidden": (64,), "max_steps_in_episode": 20},
-    "mnist-wide": {"hidden": (256,), "max_steps_in_episode": 20},
+    "mnist-wide": {"hidden": (128,), "max_steps_in_episode": 20},
     "mnist-deep": {"hidden": (64, 64), "max_steps_in_episode": 20},
     "mnist-long": {"hidden": (32,), "max_steps_in_episode": 60},
 }
@@ -51,34 +53,50 @@ INITIAL_LRS = (1e-2, 1e-1, 1e-4)
 GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 
 
-def run_task(controller, task: str, data_dir, seeds: int) -> dict:
-    """{initial LR: {policy: per-seed results}} for one task, and its grid."""
+def run_task(trained: dict, task: str, data_dir, seeds: int, cached=None) -> dict:
+    """{initial LR: {policy: per-seed results}} for one task, and its grid;
+    `trained`: {label: Controller}, all with the same env settings. With
+    `cached` (this task's result from an earlier run on the same seeds), only
+    the controllers run; the cached rows are kept."""
+    controller = next(iter(trained.values()))
     overrides = {**TASKS[task], **DATA, "initial_lr": INITIAL_LRS[0]}
     env, params = controller.make_env(data_dir=data_dir, **overrides)
-    cont, cont_params = at.make_env(  # the baselines' env: same data and settings
-        controller.preset,
-        **{**controller.settings, **overrides, "data": params.data},
-        action_set="continuous",
-        max_lr_factor=10.0,
-    )
+    settings = {**controller.settings, **overrides, "data": params.data}
+    settings |= {"action_set": "continuous", "max_lr_factor": 10.0}
+    cont, cont_params = at.make_env(controller.preset, **settings)  # same data
     keys = jax.random.split(jax.random.key(2024), seeds)
-    horizon = max_budget(cont_params)
 
-    def at_lr(p, lr):
-        return p.replace(initial_lr=jnp.float32(lr))
+    def at_lr(lr):
+        return cont_params.replace(initial_lr=jnp.float32(lr))
 
+    result = cached or baseline_rows(cont, keys, at_lr)
+    for lr0 in INITIAL_LRS:
+        p = at_lr(lr0)
+        policies = {
+            f"controller {label}": baselines.in_continuous(c.policy, env, p)
+            for label, c in trained.items()
+        }
+        rows = evaluate_many(cont, p, policies, keys)
+        kept = {k: v for k, v in result["cells"][lr0].items() if k not in rows}
+        result["cells"][lr0] = rows | kept  # controllers first
+    return result
+
+
+def baseline_rows(cont, keys, at_lr) -> dict:
+    """Every row but the controllers', for each initial LR; the tuned constant
+    is the grid point with the best mean holdout accuracy."""
     grid = {}
     for lr in GRID:  # each grid run starts at its own LR
-        p = at_lr(cont_params, lr)
+        p = at_lr(lr)
         keep = {"constant": baselines.constant(cont, p)}
         grid[lr] = evaluate_many(cont, p, keep, keys)["constant"]
     tuned = max(GRID, key=lambda lr: grid[lr]["holdout_accuracy"].mean())
     grid_steps = float(sum(np.mean(grid[lr]["inner_steps"]) for lr in GRID))
     cells = {}
     for lr0 in INITIAL_LRS:
-        p = at_lr(cont_params, lr0)
+        p = at_lr(lr0)
+        horizon = max_budget(p)
         policies = {
-            "controller": baselines.in_continuous(controller.policy, env, p),
             "untuned constant": baselines.constant(cont, p),
             "cosine decay": baselines.cosine_decay(cont, p, horizon),
             "early stopping (restore)": baselines.early_stopping(cont, p),
@@ -88,6 +106,30 @@ def run_task(controller, task: str, data_dir, seeds: int) -> dict:
         rows["PBT (8 members)"] = pbt_results(cont, p, keys, population=8)
         cells[lr0] = rows
     return {"cells": cells, "tuned_lr": tuned, "grid_inner_steps": grid_steps}
+
+
+def load_cached(path: pathlib.Path, seeds: int, settings: dict) -> dict:
+    """An earlier heldout.json's results, checked to be on the same seeds and
+    controller settings."""
+    saved = json.loads(path.read_text())
+    if saved["seeds"] != seeds or saved["settings"] != json.loads(json.dumps(settings)):
+        raise SystemExit(
+            f"--baselines {path} was run with {saved['seeds']} seeds and settings "
+            f"{saved['settings']}; this run has {seeds} and {settings}"
+        )
+    return {
+        task: {
+            **r,
+            "cells": {
+                float(lr0): {
+                    name: {k: np.asarray(v) for k, v in row.items()}
+                    for name, row in rows.items()
+                }
+                for lr0, rows in r["cells"].items()
+            },
+        }
+        for task, r in saved["tasks"].items()
+    }
 
 
 def paired(rows: dict, name: str, reference: str) -> dict:
@@ -171,10 +213,10 @@ def plot(results: dict, path: pathlib.Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-def write(results: dict, out: pathlib.Path) -> None:
+def write(results: dict, out: pathlib.Path, seeds: int, settings: dict) -> None:
     (out / "heldout.md").write_text(markdown(results))
     plot(results, out / "heldout.png")
-    serial = {
+    tasks = {
         task: {
             "tuned_lr": r["tuned_lr"],
             "grid_inner_steps": r["grid_inner_steps"],
@@ -188,26 +230,47 @@ def write(results: dict, out: pathlib.Path) -> None:
         }
         for task, r in results.items()
     }
+    serial = {"seeds": seeds, "settings": settings, "tasks": tasks}
     (out / "heldout.json").write_text(json.dumps(serial, indent=2))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--controller", required=True, help="a name or run folder")
+    parser.add_argument(
+        "--controller",
+        action="append",
+        required=True,
+        help="a shipped name or a run folder (repeatable; same env settings)",
+    )
     parser.add_argument("--tasks", default=",".join(TASKS))
-    parser.add_argument("--data-dir", required=True, help="folder of the .npz files")
+    parser.add_argument("--data-dir", default=None, help="folder of the .npz files")
     parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument(
+        "--baselines",
+        type=pathlib.Path,
+        default=None,
+        help="an earlier heldout.json on the same seeds: reuse its rows",
+    )
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("heldout"))
     args = parser.parse_args(argv)
     tasks = args.tasks.split(",")
     if unknown := sorted(set(tasks) - set(TASKS)):
         raise SystemExit(f"--tasks must be among {sorted(TASKS)}, got {unknown}")
-    controller = controllers.load(args.controller)
+    trained = {pathlib.Path(c).name: controllers.load(c) for c in args.controller}
+    every = {label: dict(c.settings) for label, c in trained.items()}
+    if len({json.dumps(s, sort_keys=True) for s in every.values()}) > 1:
+        raise SystemExit(f"--controller runs must share env settings, got {every}")
+    settings = next(iter(every.values()))
+    cached = {}
+    if args.baselines is not None:
+        cached = load_cached(args.baselines, args.seeds, settings)
     args.out.mkdir(parents=True, exist_ok=True)
     results = {}
     for task in tasks:  # outputs rewritten after every task
-        results[task] = run_task(controller, task, args.data_dir, args.seeds)
-        write(results, args.out)
+        results[task] = run_task(
+            trained, task, args.data_dir, args.seeds, cached.get(task)
+        )
+        write(results, args.out, args.seeds, settings)
         print(f"{task} done", flush=True)
     print(markdown(results))
     return results

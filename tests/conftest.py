@@ -57,6 +57,7 @@ def tiny_ppo_run(tmp_path_factory):
     """The PPO example at toy sizes on `tiny`: (run dir, summary, printed text)."""
     out = tmp_path_factory.mktemp("ppo") / "run"
     argv = ["--num-envs", "4", "--num-steps", "4", "--num-updates", "2"]
+    argv += ["--checkpoint-every", "1"]
     argv += ["--eval-seeds", "2", "--out", str(out), "--quiet"]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):

@@ -62,13 +62,13 @@ def stall_inside_write(at_save: int, marker: str) -> None:
 def main(directory: str, result_path: str) -> None:
     pause = float(os.environ.get("CRASH_RUN_SLEEP", "0"))
     if pause:  # slow every chunk down, so that SIGKILL lands mid-run
-        original = run._Checkpoints.save
+        original = run.Checkpoints.save
 
         def slow_save(self, *args):
             time.sleep(pause)
             original(self, *args)
 
-        run._Checkpoints.save = slow_save
+        run.Checkpoints.save = slow_save
     if os.environ.get("CRASH_RUN_STALL_AT"):
         stall_inside_write(
             int(os.environ["CRASH_RUN_STALL_AT"]), os.environ["CRASH_RUN_MARKER"]

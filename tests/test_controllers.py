@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from autotrain_jax import controllers
+from autotrain_jax.agents.ppo.experiment import checkpoint_controller
 
 
 def test_a_saved_run_round_trips_and_acts_as_trained(tiny_ppo_run, tmp_path):
@@ -42,3 +43,17 @@ def test_unknown_names_are_refused_with_the_known_ones(tmp_path):
         controllers.load(tmp_path / "nothing-here")
     for name in controllers.available():  # what the package ships loads
         assert controllers.load(name).provenance["env_steps"] > 0
+
+
+def test_a_checkpoint_gives_the_controller_of_that_update(tiny_ppo_run):
+    out = tiny_ppo_run[0]
+    final, newest = controllers.load(out), checkpoint_controller(out)
+    first = checkpoint_controller(out, update=1)
+    assert (newest.provenance["update"], first.provenance["env_steps"]) == (2, 16)
+    assert newest.settings == final.settings
+    final, newest, first = (
+        jax.tree.leaves(c.agent_params) for c in (final, newest, first)
+    )
+    for a, b in zip(final, newest, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(final, first, strict=True))

@@ -121,19 +121,20 @@ def load(name: str | pathlib.Path) -> Controller:
         stats = {k[10:]: arrays[k] for k in arrays.files if k.startswith("obs_stats/")}
     return Controller(
         preset=meta["preset"],
-        settings=_tuples(meta["settings"]),
-        env_config=at.EnvConfig(**_tuples(meta["env_config"])),
-        ppo_config=PPOConfig(**_tuples(meta["ppo"])),
+        settings=as_settings(meta["settings"]),
+        env_config=at.EnvConfig(**as_settings(meta["env_config"])),
+        ppo_config=PPOConfig(**as_settings(meta["ppo"])),
         agent_params=traverse_util.unflatten_dict(agent, sep="/"),
         obs_stats=RunningStats(**stats),
         provenance=meta["provenance"],
     )
 
 
-def _tuples(value):
-    """JSON lists back to the tuples `make_env` takes (ranges, widths)."""
+def as_settings(value):
+    """JSON lists back to the tuples `make_env` and the configs take (ranges,
+    widths, layer sizes)."""
     if isinstance(value, dict):
-        return {k: _tuples(v) for k, v in value.items()}
+        return {k: as_settings(v) for k, v in value.items()}
     if isinstance(value, list):
-        return tuple(_tuples(v) for v in value)
+        return tuple(as_settings(v) for v in value)
     return value

@@ -19,7 +19,7 @@ import numpy as np
 
 import autotrain_jax as at
 from autotrain_jax import controllers
-from autotrain_jax.agents.ppo import PPOConfig
+from autotrain_jax.agents.ppo import PPOConfig, make_ppo
 from autotrain_jax.agents.ppo import run as ppo_run
 from autotrain_jax.episode_log import episode_rows, plot_episode, rollout, write_csv
 from autotrain_jax.evaluation import evaluate_many, keep_policy, summarize
@@ -106,22 +106,9 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     )
     _write_json(out / "metrics.json", rows)
     _plot_learning_curve(rows, out / "learning_curve.png")
-    controllers.Controller(
-        preset=preset,
-        settings={"action_set": args.action_set, "reward": args.reward, **overrides},
-        env_config=env.config,
-        ppo_config=config,
-        agent_params=runner.agent_params,
-        obs_stats=runner.obs_stats,
-        provenance={
-            "command": " ".join(["python", *sys.argv]),
-            "env_steps": config.num_envs * config.num_steps * config.num_updates,
-            "seed": args.seed,
-            "date": time.strftime("%Y-%m-%d"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-            f"{jax.default_backend()}, jax {jax.__version__}",
-        },
-    ).save(out)
+    settings = {"action_set": args.action_set, "reward": args.reward, **overrides}
+    trained = _controller(preset, settings, env, config, runner, args.seed)
+    trained.save(out)
 
     def controller(key, obs):
         return ppo.act(runner.agent_params, runner.obs_stats, obs)
@@ -197,6 +184,50 @@ def _config_dict(preset, args, env, params, config) -> dict:
 
 def _write_json(path: pathlib.Path, value) -> None:
     path.write_text(json.dumps(value, indent=2))
+
+
+def _controller(preset, settings, env, config, runner, seed, **provenance):
+    """The run's controller, with how it was made."""
+    env_steps = config.num_envs * config.num_steps * int(runner.update)
+    return controllers.Controller(
+        preset=preset,
+        settings=settings,
+        env_config=env.config,
+        ppo_config=config,
+        agent_params=runner.agent_params,
+        obs_stats=runner.obs_stats,
+        provenance={
+            "command": " ".join(["python", *sys.argv]),
+            "env_steps": env_steps,
+            "seed": seed,
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"{jax.default_backend()}, jax {jax.__version__}",
+            **provenance,
+        },
+    )
+
+
+def checkpoint_controller(
+    run_dir: str | os.PathLike, update: int | None = None
+) -> controllers.Controller:
+    """The controller in a run's checkpoint after `update` updates (default: the
+    newest), e.g. to study a run part-way. `run_dir` is a training run's --out,
+    run with --checkpoint-every."""
+    run_dir = pathlib.Path(run_dir)
+    saved = json.loads((run_dir / "config.json").read_text())
+    args = saved["args"]
+    settings = {"action_set": args["action_set"], "reward": args["reward"]}
+    settings |= controllers.as_settings(saved["make_env"])
+    env, params = at.make_env(saved["preset"], data_dir=args["data_dir"], **settings)
+    config = PPOConfig(**controllers.as_settings(saved["ppo"]))
+    checkpoints = ppo_run.Checkpoints(run_dir / "checkpoints")
+    update = checkpoints.latest() if update is None else update
+    template = jax.jit(make_ppo(config, env).init)(jax.random.key(0), params)
+    runner, _ = checkpoints.restore(update, template)
+    return _controller(
+        saved["preset"], settings, env, config, runner, args["seed"], update=update
+    )
 
 
 def load_controller(run_dir: str | os.PathLike, env) -> Callable:

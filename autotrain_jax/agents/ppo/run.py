@@ -62,7 +62,7 @@ def _json_rows(metrics: dict, num: int) -> list[dict]:
     return rows
 
 
-class _Checkpoints:
+class Checkpoints:
     """Orbax CheckpointManager for (runner state, metrics so far).
 
     Orbax writes each checkpoint to a temporary folder and renames it when
@@ -137,7 +137,7 @@ def train(
     """
     chunk = chunk_size(config.num_updates, checkpoint_every)
     ppo, init, run_chunk = _compiled(config, env, chunk)
-    checkpoints = _Checkpoints(checkpoint_dir) if checkpoint_dir else None
+    checkpoints = Checkpoints(checkpoint_dir) if checkpoint_dir else None
     runner = init(key, env_params)
     rows: list[dict] = []
     if checkpoints is not None and checkpoints.latest() is not None:

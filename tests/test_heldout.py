@@ -1,0 +1,63 @@
+"""The held-out suite end to end at toy sizes, and its reuse of baseline rows."""
+
+import importlib.util
+import json
+import pathlib
+import shutil
+
+import numpy as np
+import pytest
+
+SCRIPT = pathlib.Path(__file__).parents[1] / "benchmarks" / "heldout.py"
+
+
+@pytest.fixture
+def heldout(monkeypatch):
+    spec = importlib.util.spec_from_file_location("heldout", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "TASKS", {"toy": {"max_steps_in_episode": 3}})
+    monkeypatch.setattr(module, "DATA", {"train_size": 256, "holdout_size": 128})
+    monkeypatch.setattr(module, "INITIAL_LRS", (1e-2, 1e-4))
+    monkeypatch.setattr(module, "GRID", (1e-3, 1e-2, 1e-1))
+    return module
+
+
+def test_every_row_runs_and_cached_baselines_are_reused(
+    heldout, tiny_ppo_run, tmp_path
+):
+    run = tiny_ppo_run[0]
+    first = heldout.main(
+        ["--controller", str(run), "--seeds", "2", "--out", str(tmp_path / "a")]
+    )
+    cells = first["toy"]["cells"]
+    assert set(cells) == {1e-2, 1e-4}
+    names = list(cells[1e-2])
+    assert names[0] == f"controller {run.name}" and "untuned constant" in names
+    assert any(n.startswith("tuned constant") for n in names)
+    assert first["toy"]["tuned_lr"] in (1e-3, 1e-2, 1e-1)
+    for rows in cells.values():
+        for r in rows.values():
+            assert np.all((r["test_accuracy"] > 0) & (r["test_accuracy"] <= 1))
+    assert "| controller" in (tmp_path / "a" / "heldout.md").read_text()
+
+    again = tmp_path / "again"  # the same controller under another name
+    shutil.copytree(run, again)
+    cached = tmp_path / "a" / "heldout.json"
+    argv = ["--controller", str(again), "--seeds", "2", "--baselines", str(cached)]
+    second = heldout.main([*argv, "--out", str(tmp_path / "b")])
+    for lr0, rows in second["toy"]["cells"].items():
+        assert list(rows)[0] == "controller again"  # new rows first, old ones kept
+        old = cells[lr0]
+        np.testing.assert_array_equal(  # paired: same seeds, same policy
+            rows["controller again"]["test_accuracy"],
+            old[f"controller {run.name}"]["test_accuracy"],
+        )
+        for name in names:
+            np.testing.assert_array_equal(
+                rows[name]["test_accuracy"], old[name]["test_accuracy"]
+            )
+    saved = json.loads((tmp_path / "b" / "heldout.json").read_text())
+    assert saved["seeds"] == 2
+    with pytest.raises(SystemExit, match="seeds"):
+        heldout.main([*argv[:2], "--seeds", "3", "--baselines", str(cached)])
