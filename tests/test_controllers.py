@@ -51,9 +51,8 @@ def test_a_checkpoint_gives_the_controller_of_that_update(tiny_ppo_run):
     first = checkpoint_controller(out, update=1)
     assert (newest.provenance["update"], first.provenance["env_steps"]) == (2, 16)
     assert newest.settings == final.settings
-    final, newest, first = (
-        jax.tree.leaves(c.agent_params) for c in (final, newest, first)
-    )
-    for a, b in zip(final, newest, strict=True):
+    weights = [jax.tree.leaves(c.agent_params) for c in (final, newest, first)]
+    for a, b in zip(weights[0], weights[1], strict=True):
         np.testing.assert_array_equal(a, b)
-    assert any(not np.array_equal(a, b) for a, b in zip(final, first, strict=True))
+    moved = zip(weights[0], weights[2], strict=True)
+    assert any(not np.array_equal(a, b) for a, b in moved)
