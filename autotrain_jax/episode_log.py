@@ -96,10 +96,7 @@ def write_csv(rows: list[dict], path: str | os.PathLike) -> None:
 
 def plot_episode(log: dict[str, jax.Array], path: str | os.PathLike) -> None:
     """Loss vs inner steps (env-step boundaries dashed), score, reward, LR."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend is theirs
 
     log = jax.device_get(log)
     alive = np.asarray(log["alive"], bool)
@@ -111,7 +108,8 @@ def plot_episode(log: dict[str, jax.Array], path: str | os.PathLike) -> None:
     offsets = (np.arange(num_losses) + 1) / num_losses
     t = np.arange(alive.sum())
 
-    fig, axes = plt.subplots(6, 1, figsize=(8, 14), constrained_layout=True)
+    fig = Figure(figsize=(8, 14), constrained_layout=True)
+    axes = fig.subplots(6, 1)
     trained = inner > 0
     x = starts[trained, None] + offsets * inner[trained, None]
     axes[0].plot(x.ravel(), losses[trained].ravel(), ".-")
@@ -131,4 +129,3 @@ def plot_episode(log: dict[str, jax.Array], path: str | os.PathLike) -> None:
     axes[4].set_yscale("log")
     _plot_actions(axes[5], log, alive, t)
     fig.savefig(path, dpi=100)
-    plt.close(fig)

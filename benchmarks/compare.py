@@ -154,18 +154,10 @@ def markdown(task: str, rows: dict) -> str:
 
 
 def plot(all_rows: dict, path: pathlib.Path) -> None:
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(
-        1,
-        len(all_rows),
-        figsize=(6 * len(all_rows), 5),
-        squeeze=False,
-        constrained_layout=True,
-    )
+    fig = Figure(figsize=(6 * len(all_rows), 5), constrained_layout=True)
+    axes = fig.subplots(1, len(all_rows), squeeze=False)
     for ax, (task, rows) in zip(axes[0], all_rows.items(), strict=True):
         names = list(rows)
         stats = [summarize(rows[n]["test_accuracy"]) for n in names]
@@ -173,7 +165,6 @@ def plot(all_rows: dict, path: pathlib.Path) -> None:
         low = min(s["mean"] - s["ci95"] for s in stats)
         ax.set(title=task, xlabel="test accuracy", xlim=(max(0.0, low - 0.02), None))
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def main(argv=None):

@@ -4,6 +4,7 @@ import csv
 
 import jax
 import jax.numpy as jnp
+import matplotlib
 import numpy as np
 
 import autotrain_jax as at
@@ -49,5 +50,11 @@ def test_episode_log_csv_and_plot(tiny, tmp_path):
         read = list(csv.DictReader(file))
     assert list(read[0]) == ["t", "score", "reward", "action", "inner_steps", "lr"]
     assert len(read) == len(rows)
-    plot_episode(log, tmp_path / "episode.png")
+    backend = matplotlib.get_backend()
+    matplotlib.use("svg")  # the caller's choice: plotting must not switch it
+    try:
+        plot_episode(log, tmp_path / "episode.png")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(backend)
     assert (tmp_path / "episode.png").stat().st_size > 10_000

@@ -250,19 +250,16 @@ def load_controller(run_dir: str | os.PathLike, env) -> Callable:
 
 
 def _plot_learning_curve(rows: list[dict], path: pathlib.Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend is theirs
 
     updates = np.arange(1, len(rows) + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig = Figure(figsize=(10, 4), constrained_layout=True)
+    axes = fig.subplots(1, 2)
     for ax, name in zip(axes, ("episode_return", "final_score"), strict=True):
         values = [np.nan if r[name] is None else r[name] for r in rows]
         ax.plot(updates, values, "o-")
         ax.set(xlabel="PPO update", ylabel=name.replace("_", " "))
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     with open(path.with_suffix(".csv"), "w", newline="") as file:
         names = [k for k, v in rows[0].items() if not isinstance(v, list)]
         writer = csv.DictWriter(file, ["update", *names])
