@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from flax import struct
+from optax.tree_utils import tree_where
 
 from autotrain_jax import actions, spaces
 from autotrain_jax.config import EnvConfig
@@ -77,11 +78,6 @@ class Outcome(NamedTuple):
     losses: jax.Array  # (K,) float32, may be non-finite
     evaluation: Evaluation
     diverged: jax.Array  # () bool, a loss or weight is not finite
-
-
-def _select(where, on_true, on_false):
-    """`jnp.where` over matching pytrees."""
-    return jax.tree.map(lambda a, b: jnp.where(where, a, b), on_true, on_false)
 
 
 class AutoTrainEnv:
@@ -284,7 +280,7 @@ class AutoTrainEnv:
         )
         outcome = self._train_and_score(key, run, params)
         keep = ~outcome.diverged
-        weights = _select(
+        weights = tree_where(
             keep,
             (outcome.params, outcome.opt_state),
             (reference.params, reference.opt_state),
@@ -386,9 +382,9 @@ class AutoTrainEnv:
     def _commit(self, state: EnvState, outcome: Outcome, where) -> EnvState:
         """If `where`, the trained weights become current and enter the history."""
         trained = (outcome.params, outcome.opt_state)
-        net, opt_state = _select(where, trained, (state.params, state.opt_state))
+        net, opt_state = tree_where(where, trained, (state.params, state.opt_state))
         snapshot = (*trained, outcome.evaluation.score)
-        evaluation = _select(where, outcome.evaluation, self._measured(state))
+        evaluation = tree_where(where, outcome.evaluation, self._measured(state))
         return self._measure(state, evaluation).replace(
             params=net,
             opt_state=opt_state,
@@ -434,7 +430,7 @@ class AutoTrainEnv:
         """
         key_init, key_warm = jax.random.split(key)
         task = sample_task(jax.random.fold_in(key, 1), params)
-        state = state.replace(task=_select(where, task, state.task))
+        state = state.replace(task=tree_where(where, task, state.task))
         state = self._reinit(key_init, state, params, where)
         state = state.replace(
             lr=jnp.where(where, state.task.initial_lr, state.lr),
@@ -454,7 +450,7 @@ class AutoTrainEnv:
                 jnp.zeros(self.config.num_losses),
                 state.score,
             )
-            reference = _select(where, start, state.reference)
+            reference = tree_where(where, start, state.reference)
             state = state.replace(reference=reference)
         return state
 

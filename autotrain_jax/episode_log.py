@@ -9,6 +9,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from optax.tree_utils import tree_where
 
 from autotrain_jax.actions import control_name
 from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
@@ -44,7 +45,7 @@ def rollout(
         )
         log = {**info, "reward": reward, "terminated": terminated}
         log |= {"truncated": truncated, "alive": alive}
-        state = jax.tree.map(lambda a, b: jnp.where(alive, a, b), next_state, state)
+        state = tree_where(alive, next_state, state)
         return (next_obs, state, alive & ~(terminated | truncated)), log
 
     keys = jax.random.split(key_steps, num_steps)

@@ -9,16 +9,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import stats
 
 from autotrain_jax import actions
 from autotrain_jax.baselines import Policy, as_policy, run_policy
 from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
 from autotrain_jax.tasks import max_budget
-
-# two-sided 95% Student-t quantiles by degrees of freedom (1..30); 1.96 beyond
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
-_T95 += (2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)
-_T95 += (2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 
 
 def keep_policy(env: AutoTrainEnv) -> Callable[[jax.Array, jax.Array], jax.Array]:
@@ -115,6 +111,6 @@ def summarize(values) -> dict[str, float]:
     n = len(values)
     if n < 2:
         return {"mean": float(values.mean()), "ci95": float("nan"), "n": n}
-    t = _T95[n - 2] if n - 1 <= len(_T95) else 1.96
+    t = stats.t.ppf(0.975, n - 1)  # two-sided 95%
     half = t * values.std(ddof=1) / np.sqrt(n)
     return {"mean": float(values.mean()), "ci95": float(half), "n": n}

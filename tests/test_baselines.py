@@ -140,9 +140,11 @@ def test_evaluate_reports_per_seed_results_and_a_confidence_interval(continuous)
     np.testing.assert_array_equal(results["inner_steps"], 8 * 10)
     summary = summarize(results["test_accuracy"])
     assert summary["n"] == 3 and summary["ci95"] > 0
-    assert summarize([1.0, 3.0])["ci95"] == pytest.approx(
-        12.706 * np.sqrt(2) / np.sqrt(2)
-    )
+    # sd sqrt(2) over sqrt(2) seeds: the half-width is t(0.975, 1 dof), 12.706
+    assert summarize([1.0, 3.0])["ci95"] == pytest.approx(12.706, rel=1e-4)
+    forty = np.tile([0.0, 1.0], 20)  # 39 dof: 2.023 (the normal's 1.96 is too narrow)
+    half = summarize(forty)["ci95"] * np.sqrt(40) / forty.std(ddof=1)
+    assert half == pytest.approx(2.0227, rel=1e-4)
 
 
 @pytest.mark.parametrize("action_set", ["full", "reduced"])

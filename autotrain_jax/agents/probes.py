@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from flax import struct
+from optax.tree_utils import tree_where
 
 from autotrain_jax import spaces
 
@@ -48,7 +49,7 @@ class _Probe:
         final_obs = self._obs(state)
         obs_reset, state_reset = self.reset(key)
         done = terminated | truncated
-        state = jax.tree.map(lambda a, b: jnp.where(done, a, b), state_reset, state)
+        state = tree_where(done, state_reset, state)
         obs = jnp.where(done, obs_reset, final_obs)
         info = {"final_observation": final_obs, "score": reward}
         return obs, state, reward, terminated, truncated, info
