@@ -3,8 +3,9 @@
 from autotrain_jax.actions import Control, decode, encode_continuous, num_actions
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.data import Dataset, from_arrays, load_dataset
-from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState, check_params
+from autotrain_jax.env import AutoTrainEnv, EnvState
 from autotrain_jax.history import WeightHistory
+from autotrain_jax.params import EnvParams, check_params
 from autotrain_jax.presets import PRESETS, make_env, registered_envs
 from autotrain_jax.scoring import thresholdout_score
 from autotrain_jax.wrappers import LegacyWrapper

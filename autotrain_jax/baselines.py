@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 
 from autotrain_jax import actions
-from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
+from autotrain_jax.env import AutoTrainEnv, EnvState
+from autotrain_jax.params import EnvParams
 from autotrain_jax.tasks import is_range, max_budget
 
 

@@ -12,7 +12,8 @@ import numpy as np
 from optax.tree_utils import tree_where
 
 from autotrain_jax.actions import control_name
-from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
+from autotrain_jax.env import AutoTrainEnv, EnvState
+from autotrain_jax.params import EnvParams
 
 LOG_FIELDS = ("t", "score", "reward", "action", "inner_steps", "lr")
 

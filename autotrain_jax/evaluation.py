@@ -13,7 +13,8 @@ from scipy import stats
 
 from autotrain_jax import actions
 from autotrain_jax.baselines import Policy, as_policy, run_policy
-from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
+from autotrain_jax.env import AutoTrainEnv, EnvState
+from autotrain_jax.params import EnvParams
 from autotrain_jax.tasks import max_budget
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.data import SOURCES, Dataset, check_size, combine, load_dataset
-from autotrain_jax.env import AutoTrainEnv, EnvParams, check_params
+from autotrain_jax.env import AutoTrainEnv
+from autotrain_jax.params import EnvParams, check_params
 from autotrain_jax.tasks import is_range, upper
 
 DATASETS = ("mnist", "cifar10", "notmnist")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import jax
 
-from autotrain_jax.env import AutoTrainEnv, EnvParams, EnvState
+from autotrain_jax.env import AutoTrainEnv, EnvState
+from autotrain_jax.params import EnvParams
 
 
 class LegacyWrapper:

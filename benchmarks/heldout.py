@@ -20,7 +20,8 @@ through the same env and the same seeds (paired initial weights and minibatches)
 Test accuracy is on the test split, which no policy, reward or selection reads.
 Writes heldout.json (every seed), heldout.md and heldout.png to --out.
 `--baselines OLD/heldout.json` reuses an earlier run's rows (same seeds and
-controller settings) and runs only the controllers given.
+controller settings): its tasks that are in --tasks run only the controllers
+given, the others are kept as they were, and new tasks run in full.
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ def main(argv=None):
     if args.baselines is not None:
         cached = load_cached(args.baselines, args.seeds, settings)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = {}
+    results = dict(cached)  # tasks not rerun keep their earlier rows
     for task in tasks:  # outputs rewritten after every task
         results[task] = run_task(
             trained, task, args.data_dir, args.seeds, cached.get(task)
