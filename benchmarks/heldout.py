@@ -172,7 +172,8 @@ def summary(results: dict) -> str:
     cells = [
         (t, lr0, rows) for t, r in results.items() for lr0, rows in r["cells"].items()
     ]
-    names = [n.split(" (")[0] for n in cells[0][2]]
+    names = [n.split(" (")[0] for n in cells[0][2]]  # those in every cell
+    names = [n for n in names if all(_find(rows, n) for *_, rows in cells)]
     lines = [
         "### Over all tasks and initial LRs",
         "",
@@ -183,7 +184,7 @@ def summary(results: dict) -> str:
     for short in names:
         untuned, tuned, worst, steps = [], [], [], []
         for task, lr0, rows in cells:
-            name = next(n for n in rows if n.split(" (")[0] == short)
+            name = _find(rows, short)
             tuned_name = next(n for n in rows if n.startswith("tuned"))
             test = np.asarray(rows[name]["test_accuracy"])
             untuned.append(test - rows["untuned constant"]["test_accuracy"])
@@ -197,6 +198,11 @@ def summary(results: dict) -> str:
             f"({low[1]}) | {t['mean']:+.4f} ± {t['ci95']:.4f} | {np.mean(steps):.0f} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _find(rows: dict, short: str) -> str | None:
+    """The row whose name, before any " (...)", is `short`."""
+    return next((n for n in rows if n.split(" (")[0] == short), None)
 
 
 def plot(results: dict, path: pathlib.Path) -> None:

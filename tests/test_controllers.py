@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from autotrain_jax import controllers
+from autotrain_jax import baselines, controllers
 from autotrain_jax.agents.ppo.experiment import checkpoint_controller
 
 
@@ -56,3 +56,20 @@ def test_a_checkpoint_gives_the_controller_of_that_update(tiny_ppo_run):
         np.testing.assert_array_equal(a, b)
     moved = zip(weights[0], weights[2], strict=True)
     assert any(not np.array_equal(a, b) for a, b in moved)
+
+
+@pytest.mark.parametrize("initial_lr", [1e-4, 1.0])
+def test_the_shipped_controller_steers_a_bad_learning_rate_back(initial_lr):
+    """meta-tiny-v0 never saw these runs' seeds; from 100x too low or 100x too
+    high it ends within 10x of the tuned constant (0.01 on every held-out task)."""
+    controller = controllers.load("meta-tiny-v0")
+    assert controller.provenance["env_steps"] == 1_024_000
+    env, params = controller.make_env(initial_lr=initial_lr, max_steps_in_episode=10)
+    policy = baselines.as_policy(controller.policy)
+
+    def episode(key):
+        return baselines.run_policy(env, params, policy, key, 10)
+
+    keys = jax.random.split(jax.random.key(0), 4)
+    lr = np.asarray(jax.jit(jax.vmap(episode))(keys).lr)
+    assert np.all((lr > 1e-3) & (lr < 0.1)), lr
