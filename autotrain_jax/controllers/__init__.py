@@ -59,15 +59,20 @@ class Controller:
             action set, which the agent's network is fixed to.
         """
         env, params = at.make_env(self.preset, **{**self.settings, **overrides})
+        self.check_env(env)
+        return env, params
+
+    def check_env(self, env) -> None:
+        """Raises a ValueError unless `env` shows the agent observations of
+        the shape it was trained on and takes its action set."""
         fields = ("history", "record_size", "action_set")
         expected = tuple(getattr(self.env_config, f) for f in fields)
         got = tuple(getattr(env.config, f) for f in fields)
         if got != expected:
             raise ValueError(
-                f"(history, record_size, action_set) must stay {expected}, the "
-                f"controller's; these overrides give {got}"
+                f"env (history, record_size, action_set) must be {expected}, the "
+                f"controller's, got {got}"
             )
-        return env, params
 
     def policy(self, key: jax.Array, obs: jax.Array) -> jax.Array:
         """The greedy action for one observation [H, F] or a batch [..., H, F]
@@ -117,8 +122,10 @@ def load(name: str | pathlib.Path) -> Controller:
         )
     meta = json.loads((folder / _FILES[0]).read_text())
     with np.load(folder / _FILES[1]) as arrays:
-        agent = {k[6:]: arrays[k] for k in arrays.files if k.startswith("agent/")}
-        stats = {k[10:]: arrays[k] for k in arrays.files if k.startswith("obs_stats/")}
+        agent, stats = {}, {}
+        for name in arrays.files:
+            group, _, key = name.partition("/")
+            (agent if group == "agent" else stats)[key] = arrays[name]
     return Controller(
         preset=meta["preset"],
         settings=as_settings(meta["settings"]),

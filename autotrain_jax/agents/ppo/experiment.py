@@ -95,7 +95,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     )
 
     checkpoints = out / "checkpoints" if args.checkpoint_every else None
-    runner, rows, ppo = ppo_run.train(
+    runner, rows, _ = ppo_run.train(
         config,
         env,
         params,
@@ -109,9 +109,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     settings = {"action_set": args.action_set, "reward": args.reward, **overrides}
     trained = _controller(preset, settings, env, config, runner, args.seed)
     trained.save(out)
-
-    def controller(key, obs):
-        return ppo.act(runner.agent_params, runner.obs_stats, obs)
+    controller = trained.policy
 
     keys = jax.random.split(jax.random.key(args.seed + 1), args.eval_seeds)
     results = evaluate_many(  # one batch, the same seeds for both
@@ -238,14 +236,7 @@ def load_controller(run_dir: str | os.PathLike, env) -> Callable:
         controller was trained on.
     """
     controller = controllers.load(run_dir)
-    fields = ("history", "record_size", "action_set")
-    expected = tuple(getattr(controller.env_config, f) for f in fields)
-    got = tuple(getattr(env.config, f) for f in fields)
-    if got != expected:
-        raise ValueError(
-            f"env (history, record_size, action_set) must be {expected} as in "
-            f"{pathlib.Path(run_dir) / 'controller.json'}, got {got}"
-        )
+    controller.check_env(env)
     return controller.policy
 
 
