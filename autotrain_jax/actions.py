@@ -29,7 +29,10 @@ import numpy as np
 from autotrain_jax.config import EnvConfig
 
 CONTINUOUS_DIM = 4
-REDUCED_NUM_ACTIONS = 7
+FULL_NUM_FACTORS = 3  # full_lr_factors: ids f * H + r for f < 3
+REDUCED_NUM_FACTORS = 5  # reduced_lr_factors: ids 0..4
+REDUCED_REINIT, REDUCED_STOP = REDUCED_NUM_FACTORS, REDUCED_NUM_FACTORS + 1
+REDUCED_NUM_ACTIONS = REDUCED_NUM_FACTORS + 2
 
 
 class Control(NamedTuple):
@@ -47,7 +50,7 @@ def num_actions(config: EnvConfig) -> int:
     """Discrete actions of the set (3H + 2 for `full`); the box size of the
     `continuous` and `self_play` sets."""
     if config.action_set == "full":
-        return 3 * config.history + 2
+        return _full_stop(config.history) + 1
     if config.action_set == "reduced":
         return REDUCED_NUM_ACTIONS
     return CONTINUOUS_DIM
@@ -73,45 +76,55 @@ def keep(config: EnvConfig) -> jax.Array:
 def stop(config: EnvConfig) -> jax.Array:
     """The action that ends the episode with the current weights."""
     if config.action_set == "full":
-        return jnp.int32(3 * config.history + 1)
+        return jnp.int32(_full_stop(config.history))
     if config.action_set == "reduced":
-        return jnp.int32(REDUCED_NUM_ACTIONS - 1)
+        return jnp.int32(REDUCED_STOP)
     return keep(config).at[3].set(1.0)
 
 
 def reinit(config: EnvConfig) -> jax.Array:
     """The action that re-initialises the weights (and keeps the LR)."""
     if config.action_set == "full":
-        return jnp.int32(3 * config.history)
+        return jnp.int32(_full_reinit(config.history))
     if config.action_set == "reduced":
-        return jnp.int32(REDUCED_NUM_ACTIONS - 2)
+        return jnp.int32(REDUCED_REINIT)
     return keep(config).at[2].set(1.0)
 
 
+def _full_reinit(history: int) -> int:
+    return FULL_NUM_FACTORS * history  # the first id after the LR x rewind grid
+
+
+def _full_stop(history: int) -> int:
+    return _full_reinit(history) + 1
+
+
 def _decode_full(action, params, history: int) -> Control:
-    last = 3 * history + 1
-    clipped = jnp.clip(action, 0, last)
-    is_move = clipped < 3 * history
-    factor = jnp.asarray(params.full_lr_factors)[jnp.minimum(clipped // history, 2)]
+    clipped = jnp.clip(action, 0, _full_stop(history))
+    is_move = clipped < _full_reinit(history)
+    index = jnp.minimum(clipped // history, FULL_NUM_FACTORS - 1)
+    factor = jnp.asarray(params.full_lr_factors)[index]
     return Control(
         lr_factor=jnp.where(is_move, factor, 1.0),
         rewind=jnp.where(is_move, clipped % history, 0).astype(jnp.int32),
         batch_factor=jnp.float32(1.0),
-        reinit=clipped == 3 * history,
-        stop=clipped == last,
+        reinit=clipped == _full_reinit(history),
+        stop=clipped == _full_stop(history),
         invalid=clipped != action,
     )
 
 
 def _decode_reduced(action, params) -> Control:
     clipped = jnp.clip(action, 0, REDUCED_NUM_ACTIONS - 1)
-    factor = jnp.asarray(params.reduced_lr_factors)[jnp.minimum(clipped, 4)]
+    is_move = clipped < REDUCED_NUM_FACTORS
+    index = jnp.minimum(clipped, REDUCED_NUM_FACTORS - 1)
+    factor = jnp.asarray(params.reduced_lr_factors)[index]
     return Control(
-        lr_factor=jnp.where(clipped <= 4, factor, 1.0),
+        lr_factor=jnp.where(is_move, factor, 1.0),
         rewind=jnp.int32(0),
         batch_factor=jnp.float32(1.0),
-        reinit=clipped == 5,
-        stop=clipped == 6,
+        reinit=clipped == REDUCED_REINIT,
+        stop=clipped == REDUCED_STOP,
         invalid=clipped != action,
     )
 

@@ -1,7 +1,6 @@
 """Hand-made controllers to compare a learned one against, as small pure policies.
 
-A `Policy` is `init() -> policy_state` and `act(key, obs, policy_state) ->
-(action, policy_state)`, run by the same rollout code as a learned controller.
+Each is a `rollout.Policy`, run by the same episode loop as a learned controller.
 All baselines act through the `continuous` action set (any LR factor within
 [1 / max_lr_factor, max_lr_factor], rewind, stop), on the same budget and data.
 Population Based Training steers a whole vmapped population: `pbt_rollout`.
@@ -11,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -19,22 +18,8 @@ import jax.numpy as jnp
 from autotrain_jax import actions
 from autotrain_jax.env import AutoTrainEnv, EnvState
 from autotrain_jax.params import EnvParams
+from autotrain_jax.rollout import Policy, as_policy, stateless
 from autotrain_jax.tasks import is_range, max_budget
-
-
-class Policy(NamedTuple):
-    init: Callable[[], Any]
-    act: Callable[[jax.Array, jax.Array, Any], tuple[jax.Array, Any]]
-
-
-def stateless(fn: Callable[[jax.Array, jax.Array], jax.Array]) -> Policy:
-    """Wraps `fn(key, obs) -> action` (e.g. a trained controller) as a `Policy`."""
-    return Policy(lambda: (), lambda key, obs, state: (fn(key, obs), state))
-
-
-def as_policy(policy) -> Policy:
-    """`policy` if it is a `Policy`, else a stateless `fn(key, obs) -> action`."""
-    return policy if isinstance(policy, Policy) else stateless(policy)
 
 
 def in_continuous(policy, env: AutoTrainEnv, params: EnvParams) -> Policy:
@@ -76,13 +61,18 @@ def in_continuous(policy, env: AutoTrainEnv, params: EnvParams) -> Policy:
 
 def continuous_action(
     env: AutoTrainEnv, params: EnvParams, lr_factor, rewind=0, stop=False
-):
-    """The continuous action for LR x `lr_factor`, rewind `rewind`, optional stop."""
-    a0 = jnp.clip(jnp.log(lr_factor) / jnp.log(params.max_lr_factor), -1.0, 1.0)
-    last = max(env.config.history - 1, 1)
-    a1 = 2.0 * jnp.asarray(rewind, jnp.float32) / last - 1.0
-    a3 = jnp.where(stop, 1.0, -1.0)
-    return jnp.stack([a0, a1, jnp.float32(-1.0), a3]).astype(jnp.float32)
+) -> jax.Array:
+    """The continuous action for LR x `lr_factor` (clipped to the set's range),
+    rewind `rewind`, and a stop if `stop`."""
+    control = actions.Control(
+        lr_factor=jnp.asarray(lr_factor, jnp.float32),
+        rewind=jnp.asarray(rewind, jnp.int32),
+        batch_factor=jnp.float32(1.0),
+        reinit=jnp.bool_(False),
+        stop=jnp.asarray(stop, bool),
+        invalid=jnp.bool_(False),
+    )
+    return actions.encode_continuous(control, params, env.config.history)
 
 
 def _current(obs: jax.Array, env: AutoTrainEnv):
@@ -198,35 +188,6 @@ def random_policy(env) -> Policy:
     """Uniform over the env's own action space."""
     space = env.action_space()
     return stateless(lambda key, obs: space.sample(key))
-
-
-def run_policy(
-    env: AutoTrainEnv,
-    params: EnvParams,
-    policy: Policy,
-    key: jax.Array,
-    num_steps: int | None = None,
-):
-    """One full episode (`num_steps`, default the horizon; give it when `params`
-    is traced); returns the state it ended in (frozen after the end)."""
-    num_steps = max_budget(params) if num_steps is None else num_steps
-    key_reset, key_steps = jax.random.split(key)
-    obs, state = env.reset(key_reset, params)
-
-    def one(carry, key):
-        obs, state, policy_state, alive = carry
-        key_act, key_step = jax.random.split(key)
-        action, policy_state = policy.act(key_act, obs, policy_state)
-        obs, next_state, _, terminated, truncated, _ = env.step_env(
-            key_step, state, action, params
-        )
-        state = jax.tree.map(lambda a, b: jnp.where(alive, a, b), next_state, state)
-        return (obs, state, policy_state, alive & ~(terminated | truncated)), None
-
-    keys = jax.random.split(key_steps, num_steps)
-    carry = (obs, state, policy.init(), jnp.bool_(True))
-    (_, state, _, _), _ = jax.lax.scan(one, carry, keys)
-    return state
 
 
 def exploit_explore(

@@ -34,10 +34,10 @@ from autotrain_jax.training import (
 
 @struct.dataclass
 class EnvState:
-    params: Any  # classifier params pytree
+    weights: Any  # the classifier's parameter pytree
     opt_state: Any  # optax state of the update direction (no LR inside)
     lr: jax.Array  # () float32, current learning rate
-    weight_history: WeightHistory  # last H (params, opt_state, score); newest: current
+    weight_history: WeightHistory  # last H (weights, opt_state, score); newest: current
     records: jax.Array  # (H, F) float32, observation records, newest last
     score: jax.Array  # () float32, last Thresholdout score
     train_accuracy: jax.Array  # () float32, last training-subset accuracy sample
@@ -56,7 +56,7 @@ class Reference:
     """The `relative` reward's reference: the episode's initial weights trained
     at its initial LR and batch size, on the controlled run's minibatches."""
 
-    params: Any  # classifier params pytree
+    weights: Any  # the classifier's parameter pytree
     opt_state: Any
     losses: jax.Array  # (K,) float32, its last step's losses (finite)
     score: jax.Array  # () float32, its last Thresholdout score
@@ -73,7 +73,7 @@ class Evaluation(NamedTuple):
 class Outcome(NamedTuple):
     """What T inner steps produced, before the step decides to keep it."""
 
-    params: Any  # trained classifier params
+    weights: Any  # the trained classifier's parameters
     opt_state: Any
     losses: jax.Array  # (K,) float32, may be non-finite
     evaluation: Evaluation
@@ -150,7 +150,7 @@ class AutoTrainEnv:
         key_template, key_restart = jax.random.split(key)
         net, opt_state = self._fresh(key_template)
         template = EnvState(
-            params=net,
+            weights=net,
             opt_state=opt_state,
             lr=jnp.float32(0),
             weight_history=WeightHistory.create(
@@ -273,7 +273,7 @@ class AutoTrainEnv:
         controlled run, it keeps its last finite weights if training diverges."""
         reference = state.reference
         run = state.replace(
-            params=reference.params,
+            weights=reference.weights,
             opt_state=reference.opt_state,
             lr=state.task.initial_lr,
             batch_size=jnp.int32(self.config.batch_size),
@@ -282,8 +282,8 @@ class AutoTrainEnv:
         keep = ~outcome.diverged
         weights = tree_where(
             keep,
-            (outcome.params, outcome.opt_state),
-            (reference.params, reference.opt_state),
+            (outcome.weights, outcome.opt_state),
+            (reference.weights, reference.opt_state),
         )
         losses = finite_losses(outcome.losses, params.max_loss)
         score = jnp.where(keep, outcome.evaluation.score, reference.score)
@@ -295,7 +295,7 @@ class AutoTrainEnv:
         history = state.weight_history.drop(num)
         net, opt_state, score = history.newest()
         return state.replace(
-            params=net, opt_state=opt_state, score=score, weight_history=history
+            weights=net, opt_state=opt_state, score=score, weight_history=history
         )
 
     def _reinit(
@@ -318,7 +318,7 @@ class AutoTrainEnv:
             return net, opt_state, evaluation, history
 
         current = (
-            state.params,
+            state.weights,
             state.opt_state,
             self._measured(state),
             state.weight_history,
@@ -327,7 +327,7 @@ class AutoTrainEnv:
             where, draw, current, key, state.task, state.weight_history, params
         )
         return self._measure(state, evaluation).replace(
-            params=net, opt_state=opt_state, weight_history=history
+            weights=net, opt_state=opt_state, weight_history=history
         )
 
     def _evaluate(self, keys, net, task: Task, params: EnvParams) -> Evaluation:
@@ -368,7 +368,7 @@ class AutoTrainEnv:
         key_train, *keys_evaluate = jax.random.split(key, 4)
         net, opt_state, losses = self.inner_train(
             key_train,
-            state.params,
+            state.weights,
             state.opt_state,
             state.lr,
             params.data,
@@ -381,12 +381,12 @@ class AutoTrainEnv:
 
     def _commit(self, state: EnvState, outcome: Outcome, where) -> EnvState:
         """If `where`, the trained weights become current and enter the history."""
-        trained = (outcome.params, outcome.opt_state)
-        net, opt_state = tree_where(where, trained, (state.params, state.opt_state))
+        trained = (outcome.weights, outcome.opt_state)
+        net, opt_state = tree_where(where, trained, (state.weights, state.opt_state))
         snapshot = (*trained, outcome.evaluation.score)
         evaluation = tree_where(where, outcome.evaluation, self._measured(state))
         return self._measure(state, evaluation).replace(
-            params=net,
+            weights=net,
             opt_state=opt_state,
             weight_history=state.weight_history.push(snapshot, where),
         )
@@ -445,7 +445,7 @@ class AutoTrainEnv:
             state = when(where, self._warm_start, state, key_warm, state, params)
         if state.reference is not None:  # starts where the controlled run starts
             start = Reference(
-                state.params,
+                state.weights,
                 state.opt_state,
                 jnp.zeros(self.config.num_losses),
                 state.score,
@@ -461,7 +461,7 @@ class AutoTrainEnv:
             key, method = inputs
             key_init, key_train = jax.random.split(key)
             net = self._initialise(key_init, method, state.task)
-            state = state.replace(params=net, opt_state=self._optimizer.init(net))
+            state = state.replace(weights=net, opt_state=self._optimizer.init(net))
             outcome = self._train_and_score(key_train, state, params)
             state = self._commit(state, outcome, where=~outcome.diverged)
             inner_steps = self.config.inner_steps
@@ -496,7 +496,7 @@ class AutoTrainEnv:
         def correct(xy):
             x, y = xy
             x = data.normalize(x[None], task.dataset)
-            return accuracy(self._model, state.params, x, y[None])
+            return accuracy(self._model, state.weights, x, y[None])
 
         hits = jax.lax.map(correct, (xs, ys), batch_size=batch_size)
         subset = split == "train" and params.train_subset_size is not None

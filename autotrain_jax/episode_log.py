@@ -1,57 +1,16 @@
-"""Rollouts turned into the prototype's MDP log (CSV) and plots (PNG)."""
+"""`rollout` logs turned into the prototype's MDP log (CSV) and plots (PNG)."""
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from optax.tree_utils import tree_where
 
 from autotrain_jax.actions import control_name
-from autotrain_jax.env import AutoTrainEnv, EnvState
-from autotrain_jax.params import EnvParams
 
 LOG_FIELDS = ("t", "score", "reward", "action", "inner_steps", "lr")
-
-
-def rollout(
-    env: AutoTrainEnv,
-    params: EnvParams,
-    policy: Callable[[jax.Array, jax.Array], jax.Array],
-    key: jax.Array,
-    num_steps: int,
-) -> tuple[dict[str, jax.Array], EnvState]:
-    """Runs one episode of at most `num_steps` with `policy(key, obs) -> action`.
-
-    Uses the raw `step_env` in one `lax.scan`; once the episode ends the state is
-    frozen and later steps are masked out by `"alive"`.
-
-    Returns:
-      the stacked per-step info plus reward, terminated, truncated and alive, each
-      with leading axis `num_steps`; and the state at the end of the episode.
-    """
-    key_reset, key_steps = jax.random.split(key)
-    obs, state = env.reset(key_reset, params)
-
-    def one_step(carry, key):
-        obs, state, alive = carry
-        key_policy, key_step = jax.random.split(key)
-        action = policy(key_policy, obs)
-        next_obs, next_state, reward, terminated, truncated, info = env.step_env(
-            key_step, state, action, params
-        )
-        log = {**info, "reward": reward, "terminated": terminated}
-        log |= {"truncated": truncated, "alive": alive}
-        state = tree_where(alive, next_state, state)
-        return (next_obs, state, alive & ~(terminated | truncated)), log
-
-    keys = jax.random.split(key_steps, num_steps)
-    (_, state, _), log = jax.lax.scan(one_step, (obs, state, jnp.bool_(True)), keys)
-    return log, state
 
 
 def episode_rows(log: dict[str, jax.Array]) -> list[dict]:

@@ -12,9 +12,10 @@ import numpy as np
 from scipy import stats
 
 from autotrain_jax import actions
-from autotrain_jax.baselines import Policy, as_policy, run_policy
+from autotrain_jax.baselines import pbt_rollout
 from autotrain_jax.env import AutoTrainEnv, EnvState
 from autotrain_jax.params import EnvParams
+from autotrain_jax.rollout import Policy, as_policy, rollout
 from autotrain_jax.tasks import max_budget
 
 
@@ -40,7 +41,7 @@ def evaluate(
 ) -> dict[str, np.ndarray]:
     """One episode per key (vmapped, one jit); per-seed results as arrays [seeds].
 
-    `policy` is a `baselines.Policy` or a stateless `fn(key, obs) -> action`.
+    `policy` is a `rollout.Policy` or a stateless `fn(key, obs) -> action`.
     Results: test_accuracy (the split `step` never reads), holdout_accuracy and
     train_accuracy (whole splits), inner_steps, env_steps, and wall_time_s (the
     batch's wall time, compile included, divided among the seeds).
@@ -66,7 +67,7 @@ def evaluate_many(
     horizon = max_budget(params)
 
     def one(index, key, params):  # params (with the data): an argument, not a constant
-        state = run_policy(env, params, combined(index), key, horizon)
+        _, state = rollout(env, params, combined(index), key, horizon)
         return final_metrics(env, params, state)
 
     index = jnp.repeat(jnp.arange(len(names)), len(keys))
@@ -82,6 +83,29 @@ def evaluate_many(
         name: {**{k: v[i] for k, v in rows.items()}, "wall_time_s": wall}
         for i, name in enumerate(names)
     }
+
+
+def evaluate_pbt(
+    env: AutoTrainEnv, params: EnvParams, keys: jax.Array, population: int = 8
+) -> dict[str, np.ndarray]:
+    """`evaluate` for Population Based Training (`pbt_rollout`): per
+    seed, the final metrics of the best-scoring member, with inner_steps summed
+    over the whole population (its compute)."""
+    horizon = max_budget(params)
+
+    def one(key, params):
+        states = pbt_rollout(env, params, key, population=population, num_steps=horizon)
+        best = jax.tree.map(lambda x: x[jnp.argmax(states.score)], states)
+        metrics = final_metrics(env, params, best)
+        metrics["inner_steps"] = states.inner_steps.sum()
+        return metrics
+
+    start = time.perf_counter()
+    results = jax.device_get(jax.jit(jax.vmap(one, in_axes=(0, None)))(keys, params))
+    results["wall_time_s"] = np.full(
+        len(keys), (time.perf_counter() - start) / len(keys)
+    )
+    return results
 
 
 def _switch(policies: list[Policy]) -> Callable[[jax.Array], Policy]:

@@ -11,7 +11,7 @@ from flax import struct
 
 @struct.dataclass
 class WeightHistory:
-    """The last H snapshots of (classifier params, optimizer state).
+    """The last H snapshots of (classifier weights, optimizer state).
 
     The newest entry always equals the current weights, so `count >= 1`.
     """

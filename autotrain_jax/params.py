@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flax import struct
 
+from autotrain_jax.actions import FULL_NUM_FACTORS, REDUCED_NUM_FACTORS
 from autotrain_jax.data import Dataset
 from autotrain_jax.tasks import is_range
 
@@ -79,7 +80,10 @@ def check_params(params: EnvParams) -> None:
             low, _ = _bounds(f"hidden_widths[{layer}]", setting, int)
             if low < 1:
                 raise ValueError(f"hidden_widths[{layer}] must be >= 1, got {setting}")
-    for name, size in (("full_lr_factors", 3), ("reduced_lr_factors", 5)):
+    for name, size in (
+        ("full_lr_factors", FULL_NUM_FACTORS),
+        ("reduced_lr_factors", REDUCED_NUM_FACTORS),
+    ):
         factors = getattr(params, name)
         if len(factors) != size or min(float(f) for f in factors) <= 0:
             raise ValueError(f"{name} must be {size} positive factors, got {factors}")

@@ -20,17 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import time
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 import autotrain_jax as at
 from autotrain_jax import baselines
 from autotrain_jax.agents.ppo.experiment import load_controller
-from autotrain_jax.evaluation import evaluate_many, final_metrics, summarize
+from autotrain_jax.evaluation import evaluate_many, evaluate_pbt, summarize
 from autotrain_jax.tasks import max_budget
 
 LR_GRID = (0.3, 1.0, 3.0, 10.0)  # constant LRs tried, x the preset's initial LR
@@ -53,28 +51,6 @@ TASKS = {
     "cifar10": Task("cifar10-cnn", {"max_steps_in_episode": 8}, population=4),
     "tiny": Task("tiny", {}),  # the CI-sized run
 }
-
-
-def pbt_results(env, params, keys, population=8):
-    """Per seed: the best-scoring member's final metrics; compute of all members."""
-
-    horizon = max_budget(params)
-
-    def one(key, params):
-        states = baselines.pbt_rollout(
-            env, params, key, population=population, num_steps=horizon
-        )
-        best = jax.tree.map(lambda x: x[jnp.argmax(states.score)], states)
-        metrics = final_metrics(env, params, best)
-        metrics["inner_steps"] = states.inner_steps.sum()
-        return metrics
-
-    start = time.perf_counter()
-    results = jax.device_get(jax.jit(jax.vmap(one, in_axes=(0, None)))(keys, params))
-    results["wall_time_s"] = np.full(
-        len(keys), (time.perf_counter() - start) / len(keys)
-    )
-    return results
 
 
 def compare_task(task, policy_dirs, data_dir, seeds):
@@ -122,7 +98,7 @@ def compare_task(task, policy_dirs, data_dir, seeds):
     rows[f"constant LR {lr0:.2g} (preset)"] = results[f"constant LR {lr0:.2g}"]
     rows[f"tuned {tuned} (best holdout of {len(grid)})"] = results[tuned]
     rows |= {name: r for name, r in results.items() if name not in grid}
-    rows[f"PBT ({population} members; best)"] = pbt_results(
+    rows[f"PBT ({population} members; best)"] = evaluate_pbt(
         cont, cont_params, keys, population
     )
     return rows

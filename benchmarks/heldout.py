@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -37,11 +36,8 @@ import numpy as np
 
 import autotrain_jax as at
 from autotrain_jax import baselines, controllers
-from autotrain_jax.evaluation import evaluate_many, summarize
+from autotrain_jax.evaluation import evaluate_many, evaluate_pbt, summarize
 from autotrain_jax.tasks import max_budget
-
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from compare import pbt_results  # noqa: E402
 
 TASKS = {  # make_env overrides on the controller's settings
     "notmnist": {"dataset": "notmnist", "hidden": (64,), "max_steps_in_episode": 20},
@@ -104,7 +100,7 @@ def baseline_rows(cont, keys, at_lr) -> dict:
         }
         rows = evaluate_many(cont, p, policies, keys)
         rows[f"tuned constant ({tuned:g})"] = grid[tuned]
-        rows["PBT (8 members)"] = pbt_results(cont, p, keys, population=8)
+        rows["PBT (8 members)"] = evaluate_pbt(cont, p, keys, population=8)
         cells[lr0] = rows
     return {"cells": cells, "tuned_lr": tuned, "grid_inner_steps": grid_steps}
 

@@ -118,7 +118,7 @@ def bench_env(
     if mesh is None:
         bare = bare_rollout(env, num_envs, num_steps)
         lr = jnp.full((num_envs,), params.initial_lr, jnp.float32)
-        args = (state.params, state.opt_state, lr, jax.random.key(1), params.data)
+        args = (state.weights, state.opt_state, lr, jax.random.key(1), params.data)
         _, bare_seconds, _ = timed(bare, *args, repeats=repeats)
         ceiling = num_envs * num_steps / bare_seconds
     rows = []

@@ -24,7 +24,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 import autotrain_jax as at  # noqa: E402
 from autotrain_jax.agents.ppo import experiment  # noqa: E402
-from autotrain_jax.evaluation import keep_policy  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -45,11 +44,6 @@ def tiny():
     """(env, params, jitted reset, jitted step_env) for the tiny preset."""
     env, params = at.make_env("tiny")
     return env, params, jax.jit(env.reset), jax.jit(env.step_env)
-
-
-def keep_action(env):
-    """The action that keeps the LR and does not rewind (the constant-LR policy's)."""
-    return keep_policy(env)(None, None)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-"""A small checkpointed PPO run for test_reliability.py (killed and resumed there);
-`checkpointed_run` is also the resume test's run in test_ppo.py.
+"""Runs `helpers.checkpointed_run` as a script for test_reliability.py, which
+kills and resumes it.
 
 argv: checkpoint folder, result JSON path. $CRASH_RUN_SLEEP slows each chunk so
 that the test can kill the process mid-run. $CRASH_RUN_STALL_AT=N stalls inside
@@ -18,25 +18,9 @@ import time
 
 import jax
 import numpy as np
+from helpers import checkpointed_run  # tests/ is this script's sys.path[0]
 
-import autotrain_jax as at
-from autotrain_jax.agents.ppo import PPOConfig, run
-
-
-def checkpointed_run(directory, num_updates: int = 8):
-    """The tiny PPO run, checkpointed every 2 updates: (runner, metric rows)."""
-    env, params = at.make_env("tiny")
-    config = PPOConfig(num_envs=4, num_steps=4, num_updates=num_updates)
-    runner, rows, _ = run.train(
-        config,
-        env,
-        params,
-        jax.random.key(0),
-        checkpoint_dir=directory,
-        checkpoint_every=2,
-        progress=False,
-    )
-    return runner, rows
+from autotrain_jax.agents.ppo import run
 
 
 def stall_inside_write(at_save: int, marker: str) -> None:

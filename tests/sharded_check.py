@@ -28,7 +28,7 @@ def env_rollout(params, keys, actions):
         obs, state, reward, *_ = env_step(
             jax.vmap(jax.random.fold_in, (0, None))(keys, t), state, actions[t], params
         )
-    return obs, reward, state.params
+    return obs, reward, state.weights
 
 
 env, params = at.make_env("tiny")

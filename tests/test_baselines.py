@@ -9,6 +9,7 @@ import pytest
 import autotrain_jax as at
 from autotrain_jax import baselines
 from autotrain_jax.evaluation import evaluate, summarize
+from autotrain_jax.rollout import rollout
 
 
 @pytest.fixture(scope="module")
@@ -19,18 +20,10 @@ def continuous():
 
 def lr_trace(env, params, policy, steps=8):
     """The LR each step trained with, under `policy`."""
-    _, state = env.reset(jax.random.key(0), params)
-
-    def one(carry, key):
-        obs, state, policy_state = carry
-        action, policy_state = policy.act(key, obs, policy_state)
-        obs, state, _, _, _, info = env.step_env(key, state, action, params)
-        return (obs, state, policy_state), info["lr"]
-
-    obs = jnp.zeros(env.observation_space().shape)
-    keys = jax.random.split(jax.random.key(1), steps)
-    _, lrs = jax.jit(lambda: jax.lax.scan(one, (obs, state, policy.init()), keys))()
-    return np.asarray(lrs)
+    log, _ = jax.jit(lambda key: rollout(env, params, policy, key, steps))(
+        jax.random.key(0)
+    )
+    return np.asarray(log["lr"])
 
 
 @pytest.mark.parametrize("observation", ["original", "extended", "scale_free"])
@@ -95,7 +88,7 @@ def test_early_stopping_restores_the_best_scoring_weights(continuous):
 
     # end to end: the final weights are exactly the best-scoring ones seen
     params = params.replace(max_steps_in_episode=24)  # room for it to fire
-    final = baselines.run_policy(
+    _, final = rollout(
         env, params, baselines.early_stopping(env, params), jax.random.key(4)
     )
     assert int(final.time) < 24
@@ -110,15 +103,15 @@ def test_pbt_exploit_copies_a_better_member_and_explore_perturbs_its_lr(continuo
     states = states.replace(score=jnp.array([0.2, 0.9, 0.5, 0.1]))
     new = baselines.exploit_explore(states, jax.random.key(1), 1, (0.8, 1.2), params)
     chex.assert_trees_all_equal(  # member 3 (worst) now holds member 1's (best) weights
-        jax.tree.map(lambda x: x[3], new.params),
-        jax.tree.map(lambda x: x[1], states.params),
+        jax.tree.map(lambda x: x[3], new.weights),
+        jax.tree.map(lambda x: x[1], states.weights),
     )
     assert float(new.score[3]) == pytest.approx(0.9)
     ratio = float(new.lr[3] / states.lr[1])
     assert min(abs(ratio - 0.8), abs(ratio - 1.2)) < 1e-6
     chex.assert_trees_all_equal(  # the others are untouched
-        jax.tree.map(lambda x: x[:3], new.params),
-        jax.tree.map(lambda x: x[:3], states.params),
+        jax.tree.map(lambda x: x[:3], new.weights),
+        jax.tree.map(lambda x: x[:3], states.weights),
     )
 
 
@@ -129,7 +122,7 @@ def test_pbt_rollout_runs_a_population_in_one_jit(continuous):
         lambda key: baselines.pbt_rollout(env, params, key, population=4, interval=2)
     )(jax.random.key(0))
     assert states.score.shape == (4,) and np.all(np.asarray(states.time) == 4)
-    chex.assert_tree_all_finite(states.params)
+    chex.assert_tree_all_finite(states.weights)
 
 
 def test_evaluate_reports_per_seed_results_and_a_confidence_interval(continuous):
@@ -171,11 +164,9 @@ def test_pbt_member_0_starts_from_the_weights_every_other_row_starts_from(contin
     env, params = continuous
     key = jax.random.key(3)
     population = baselines.pbt_rollout(env, params, key, population=4, num_steps=0)
-    alone = baselines.run_policy(
-        env, params, baselines.constant(env, params), key, num_steps=0
-    )
+    _, alone = rollout(env, params, baselines.constant(env, params), key, 0)
     chex.assert_trees_all_equal(
-        jax.tree.map(lambda x: x[0], population.params), alone.params
+        jax.tree.map(lambda x: x[0], population.weights), alone.weights
     )
-    first = population.params["Dense_0"]["kernel"]
+    first = population.weights["Dense_0"]["kernel"]
     assert not np.allclose(first[1], first[0])  # the others differ

@@ -1,29 +1,19 @@
 """The comparison command end to end on `tiny`: the CI-sized version of the study."""
 
-import importlib.util
 import json
-import pathlib
 
 import jax
 import numpy as np
+from helpers import load_script
 
 import autotrain_jax as at
 from autotrain_jax import baselines
 from autotrain_jax.evaluation import evaluate
 
-SCRIPT = pathlib.Path(__file__).parents[1] / "benchmarks" / "compare.py"
-
-
-def load_compare():
-    spec = importlib.util.spec_from_file_location("compare", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_comparison_runs_every_policy_on_tiny(tiny_ppo_run, tmp_path):
     policy_dir, _, _ = tiny_ppo_run
-    compare = load_compare()
+    compare = load_script("benchmarks/compare.py")
     argv = ["--tasks", "tiny", "--seeds", "2", "--policy", str(policy_dir)]
     compare.main([*argv, "--out", str(tmp_path)])
 

@@ -70,4 +70,4 @@ def test_cnn_preset_steps_on_colour_images():
         jax.random.key(1), state, jnp.int32(5), params
     )
     assert obs.shape == (5, 4) and np.isfinite(obs).all() and np.isfinite(reward)
-    assert state.params["Conv3x3_0"]["kernel"].shape == (3, 3, 3, 4)
+    assert state.weights["Conv3x3_0"]["kernel"].shape == (3, 3, 3, 4)

@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from autotrain_jax import baselines, controllers
+from autotrain_jax import controllers
 from autotrain_jax.agents.ppo.experiment import checkpoint_controller
+from autotrain_jax.rollout import rollout
 
 
 def test_a_saved_run_round_trips_and_acts_as_trained(tiny_ppo_run, tmp_path):
@@ -65,10 +66,9 @@ def test_the_shipped_controller_steers_a_bad_learning_rate_back(initial_lr):
     controller = controllers.load("meta-tiny-v0")
     assert controller.provenance["env_steps"] == 1_024_000
     env, params = controller.make_env(initial_lr=initial_lr, max_steps_in_episode=10)
-    policy = baselines.as_policy(controller.policy)
 
     def episode(key):
-        return baselines.run_policy(env, params, policy, key, 10)
+        return rollout(env, params, controller.policy, key, 10)[1]
 
     keys = jax.random.split(jax.random.key(0), 4)
     lr = np.asarray(jax.jit(jax.vmap(episode))(keys).lr)

@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import keep_action
 
 import autotrain_jax as at
+from autotrain_jax import actions
 from autotrain_jax.actions import control_name
 
 
@@ -52,7 +52,7 @@ def test_vmapped_step_over_64_envs_compiles_once(tiny):
     chex.assert_shape(obs, (64, env.config.history, env.config.record_size))
     chex.assert_shape([reward, terminated, truncated], (64,))
     assert obs.dtype == jnp.float32 and reward.dtype == jnp.float32
-    chex.assert_tree_all_finite((obs, reward, state.params))
+    chex.assert_tree_all_finite((obs, reward, state.weights))
 
 
 def test_same_key_gives_identical_trajectory(tiny):
@@ -165,7 +165,7 @@ def test_rewind_restores_the_weights_saved_r_steps_earlier_bit_exactly(tiny):
     env, params, reset, step = tiny
     history = env.config.history
     _, state = reset(jax.random.key(0), params)
-    keep = keep_action(env)
+    keep = actions.keep(env.config)
     states, _, _ = run_steps(step, jax.random.key(1), state, [keep] * 4, params)
     for r in range(1, history):
         rewind = jnp.int32(history + r)  # LR x1.0, rewind r
@@ -175,7 +175,7 @@ def test_rewind_restores_the_weights_saved_r_steps_earlier_bit_exactly(tiny):
         before_training = jax.tree.map(
             lambda leaf, h=restored: leaf[(h.head - 1) % history], restored.snapshots
         )
-        chex.assert_trees_all_equal(before_training[0], states[-1 - r].params)
+        chex.assert_trees_all_equal(before_training[0], states[-1 - r].weights)
         chex.assert_trees_all_equal(before_training[1], states[-1 - r].opt_state)
         assert int(restored.count) == history - r + 1
         assert float(rewound.lr) == float(states[-1].lr)
@@ -196,11 +196,11 @@ def _biases(weights):
 def test_rewind_past_the_oldest_entry_clamps_or_reinits(tiny):
     env, params, reset, step = tiny
     _, fresh = reset(jax.random.key(0), params)
-    _, state = step(jax.random.key(1), fresh, keep_action(env), params)[:2]
+    _, state = step(jax.random.key(1), fresh, actions.keep(env.config), params)[:2]
     far = jnp.int32(2 * env.config.history - 1)  # LR x1, rewind H - 1 > count - 1
     _, clamped, *_, info = step(jax.random.key(2), state, far, params)
     assert not bool(info["reinit"])
-    chex.assert_trees_all_equal(_before_training(clamped)[0], fresh.params)
+    chex.assert_trees_all_equal(_before_training(clamped)[0], fresh.weights)
     assert int(clamped.weight_history.count) == 2  # the oldest + the trained
 
     config = dataclasses.replace(env.config, rewind_past_oldest="reinit")
@@ -213,15 +213,15 @@ def test_rewind_past_the_oldest_entry_clamps_or_reinits(tiny):
     for bias in _biases(new_weights):  # freshly initialised: biases start at zero
         np.testing.assert_array_equal(bias, 0.0)
     kernel = new_weights["Dense_0"]["kernel"]
-    assert not np.allclose(kernel, fresh.params["Dense_0"]["kernel"])
-    assert not np.allclose(kernel, state.params["Dense_0"]["kernel"])
+    assert not np.allclose(kernel, fresh.weights["Dense_0"]["kernel"])
+    assert not np.allclose(kernel, state.weights["Dense_0"]["kernel"])
     assert int(reinit.weight_history.count) == 2  # fresh + trained
 
 
 def test_stop_wins_over_the_implicit_reinit_past_the_oldest(tiny):
     env, params, reset, step = tiny
     _, fresh = reset(jax.random.key(0), params)
-    _, state = step(jax.random.key(1), fresh, keep_action(env), params)[:2]
+    _, state = step(jax.random.key(1), fresh, actions.keep(env.config), params)[:2]
     config = dataclasses.replace(
         env.config, rewind_past_oldest="reinit", action_set="continuous"
     )
@@ -231,7 +231,7 @@ def test_stop_wins_over_the_implicit_reinit_past_the_oldest(tiny):
         jax.random.key(2), state, stop_rewind_far, params
     )
     assert bool(terminated) and not bool(info["reinit"])
-    chex.assert_trees_all_equal(stopped.params, fresh.params)  # the oldest entry
+    chex.assert_trees_all_equal(stopped.weights, fresh.weights)  # the oldest entry
     assert float(stopped.score) == float(fresh.score)
 
 
@@ -240,14 +240,14 @@ def test_fresh_weights_carry_the_score_they_have(tiny):
     _, fresh = reset(jax.random.key(0), params)
     holdout = float(env.accuracy(fresh, params, "holdout"))
     assert float(fresh.score) > 0.0 and abs(float(fresh.score) - holdout) < 0.15
-    _, state = step(jax.random.key(1), fresh, keep_action(env), params)[:2]
+    _, state = step(jax.random.key(1), fresh, actions.keep(env.config), params)[:2]
     config = dataclasses.replace(env.config, action_set="continuous")
     continuous = at.AutoTrainEnv(config, params)
     stop_rewind_1 = jnp.array([0.0, 0.0, -1.0, 1.0])  # back onto the fresh weights
     _, stopped, reward, *_ = jax.jit(continuous.step_env)(
         jax.random.key(2), state, stop_rewind_1, params
     )
-    chex.assert_trees_all_equal(stopped.params, fresh.params)
+    chex.assert_trees_all_equal(stopped.weights, fresh.weights)
     assert float(stopped.score) == float(fresh.score)
     final = params.final_reward_scale * float(fresh.score)
     assert float(reward) == pytest.approx(final - 0.05, abs=1e-5)  # score fell
@@ -256,9 +256,9 @@ def test_fresh_weights_carry_the_score_they_have(tiny):
 def test_reinit_changes_weights_and_clears_history(tiny):
     env, params, reset, step = tiny
     _, state = reset(jax.random.key(0), params)
-    keep = keep_action(env)
+    keep = actions.keep(env.config)
     states, _, _ = run_steps(step, jax.random.key(1), state, [keep] * 3, params)
-    reinit = jnp.int32(3 * env.config.history)
+    reinit = actions.reinit(env.config)
     _, fresh, _, terminated, _, info = step(
         jax.random.key(5), states[-1], reinit, params
     )
@@ -268,15 +268,15 @@ def test_reinit_changes_weights_and_clears_history(tiny):
     for bias in _biases(trained_from):  # freshly initialised: biases start at zero
         np.testing.assert_array_equal(bias, 0.0)
     for earlier in states:
-        kernel = earlier.params["Dense_0"]["kernel"]
+        kernel = earlier.weights["Dense_0"]["kernel"]
         assert not np.allclose(trained_from["Dense_0"]["kernel"], kernel)
 
 
 def test_stop_terminates_with_the_final_reward_and_no_training(tiny):
     env, params, reset, step = tiny
     _, state = reset(jax.random.key(0), params)
-    _, state, *_ = step(jax.random.key(1), state, keep_action(env), params)
-    stop = jnp.int32(3 * env.config.history + 1)
+    _, state, *_ = step(jax.random.key(1), state, actions.keep(env.config), params)
+    stop = actions.stop(env.config)
     obs, stopped, reward, terminated, truncated, info = step(
         jax.random.key(2), state, stop, params
     )
@@ -284,7 +284,7 @@ def test_stop_terminates_with_the_final_reward_and_no_training(tiny):
     assert float(reward) == pytest.approx(
         params.final_reward_scale * float(state.score)
     )
-    chex.assert_trees_all_equal(stopped.params, state.params)
+    chex.assert_trees_all_equal(stopped.weights, state.weights)
     np.testing.assert_array_equal(obs, state.records)
     assert int(info["inner_steps"]) == 0
 
@@ -295,7 +295,7 @@ def test_the_budget_end_terminates_and_auto_reset_returns_final_observation(tiny
     step = jax.jit(env.step)
     for t in range(int(params.max_steps_in_episode)):
         obs, state, reward, terminated, truncated, info = step(
-            jax.random.key(t + 1), state, keep_action(env), params
+            jax.random.key(t + 1), state, actions.keep(env.config), params
         )
         last = t + 1 == params.max_steps_in_episode
         assert bool(terminated) == last and not bool(truncated)
@@ -313,7 +313,7 @@ def test_observation_holds_the_last_h_records_with_every_loss_slot(tiny):
     np.testing.assert_array_equal(obs, 0.0)
     steps = history + 2
     _, infos, observations = run_steps(
-        step, jax.random.key(1), state, [keep_action(env)] * steps, params
+        step, jax.random.key(1), state, [actions.keep(env.config)] * steps, params
     )
     np.testing.assert_array_equal(observations[0][:-1], 0.0)  # zero-padded
     last = observations[-1]
@@ -356,7 +356,7 @@ def test_repeated_lr_increase_diverges_and_is_handled():
             jnp.int32(4),
             params,  # LR x1.8
         )
-        chex.assert_tree_all_finite((obs, reward, new_state.params))
+        chex.assert_tree_all_finite((obs, reward, new_state.weights))
         if bool(info["diverged"]):
             break
         state = new_state
@@ -364,7 +364,7 @@ def test_repeated_lr_increase_diverges_and_is_handled():
     assert float(reward) == params.divergence_penalty
     assert float(obs[-1, 0]) == params.max_loss  # non-finite loss shown as max_loss
     np.testing.assert_array_equal(info["losses"], obs[-1, : env.config.num_losses])
-    chex.assert_trees_all_equal(new_state.params, state.params)  # last good weights
+    chex.assert_trees_all_equal(new_state.weights, state.weights)  # last good weights
 
 
 def test_stop_is_never_penalised_for_the_training_it_skips():
@@ -390,7 +390,7 @@ def test_continuous_stop_with_rewind_keeps_earlier_weights_and_their_score(tiny)
     env, params, reset, step = tiny
     _, state = reset(jax.random.key(0), params)
     states, _, _ = run_steps(
-        step, jax.random.key(1), state, [keep_action(env)] * 2, params
+        step, jax.random.key(1), state, [actions.keep(env.config)] * 2, params
     )
     config = dataclasses.replace(env.config, action_set="continuous")
     continuous = at.AutoTrainEnv(config, params)
@@ -399,7 +399,7 @@ def test_continuous_stop_with_rewind_keeps_earlier_weights_and_their_score(tiny)
         jax.random.key(3), states[-1], stop_rewind_1, params
     )
     assert bool(terminated)
-    chex.assert_trees_all_equal(stopped.params, states[-2].params)
+    chex.assert_trees_all_equal(stopped.weights, states[-2].weights)
     assert float(stopped.score) == float(states[-2].score)
     final = params.final_reward_scale * float(states[-2].score)
     change = float(states[-2].score) - float(states[-1].score)
@@ -429,7 +429,7 @@ def test_mnist_mlp_constant_lr_learns_on_real_data():
     env, params = at.make_env("mnist-mlp")
     _, state = env.reset(jax.random.key(0), params)
     step = jax.jit(env.step_env)
-    keep = keep_action(env)
+    keep = actions.keep(env.config)
     states, infos, _ = run_steps(step, jax.random.key(1), state, [keep] * 10, params)
     assert float(infos[-1]["losses"].mean()) < 0.5 * float(infos[0]["losses"][0])
     assert float(env.accuracy(states[-1], params, "holdout")) > 0.85

@@ -1,21 +1,16 @@
 """The held-out suite end to end at toy sizes, and its reuse of baseline rows."""
 
-import importlib.util
 import json
-import pathlib
 import shutil
 
 import numpy as np
 import pytest
-
-SCRIPT = pathlib.Path(__file__).parents[1] / "benchmarks" / "heldout.py"
+from helpers import load_script
 
 
 @pytest.fixture
 def heldout(monkeypatch):
-    spec = importlib.util.spec_from_file_location("heldout", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("benchmarks/heldout.py")
     monkeypatch.setattr(module, "TASKS", {"toy": {"max_steps_in_episode": 3}})
     monkeypatch.setattr(module, "DATA", {"train_size": 256, "holdout_size": 128})
     monkeypatch.setattr(module, "INITIAL_LRS", (1e-2, 1e-4))

@@ -6,11 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from crash_run import checkpointed_run  # tests/: the run test_reliability.py kills
+from helpers import checkpointed_run
+from probes import HorizonProbe, ScaleProbe, SignProbe
 
 import autotrain_jax as at
+from autotrain_jax import baselines
 from autotrain_jax.agents.ppo import PPOConfig, compute_gae, make_ppo, make_train
-from autotrain_jax.agents.probes import HorizonProbe, ScaleProbe, SignProbe
+from autotrain_jax.rollout import episode_return, rollout
 
 
 def test_gae_bootstraps_on_truncation_not_on_termination():
@@ -81,25 +83,11 @@ def test_train_compiles_once_and_vmaps_over_seeds():
 
 def random_return(env, params, seeds, episodes=64):
     """Mean return of the uniform random policy over `episodes` full episodes."""
-    horizon = int(params.max_steps_in_episode)
+    policy = baselines.random_policy(env)
 
     def episode(key):
-        key_reset, key_steps = jax.random.split(key)
-        obs, state = env.reset(key_reset, params)
-
-        def one(carry, key):
-            state, alive, total = carry
-            key_action, key_step = jax.random.split(key)
-            action = env.action_space().sample(key_action)
-            _, state, reward, terminated, truncated, _ = env.step_env(
-                key_step, state, action, params
-            )
-            total += jnp.where(alive, reward, 0.0)
-            return (state, alive & ~(terminated | truncated), total), None
-
-        keys = jax.random.split(key_steps, horizon)
-        (_, _, total), _ = jax.lax.scan(one, (state, True, 0.0), keys)
-        return total
+        log, _ = rollout(env, params, policy, key, int(params.max_steps_in_episode))
+        return episode_return(log)
 
     keys = jax.random.split(jax.random.key(seeds), episodes)
     return float(jax.jit(jax.vmap(episode))(keys).mean())

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import autotrain_jax as at
 from autotrain_jax.actions import validate_action
-from autotrain_jax.episode_log import rollout
+from autotrain_jax.rollout import rollout
 
 HERE = pathlib.Path(__file__).parent
 
@@ -113,7 +113,7 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
         )
         chex.assert_shape(obs, (history, config.record_size))
         assert obs.dtype == jnp.float32 and reward_t.dtype == jnp.float32
-        chex.assert_tree_all_finite((obs, reward_t, state.params, info["score"]))
+        chex.assert_tree_all_finite((obs, reward_t, state.weights, info["score"]))
     assert len(traces) == 1
 
 

@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from conftest import keep_action
 
 import autotrain_jax as at
+from autotrain_jax import actions
 from autotrain_jax.agents.ppo import PPOConfig, make_train
 from autotrain_jax.models import make_model
 from autotrain_jax.training import cross_entropy
@@ -33,14 +33,14 @@ def _run(env, params, actions, key=0):
 def test_the_reference_run_is_the_constant_lr_run_from_the_same_key():
     env, params = at.make_env("tiny", reward="relative")
     plain, _ = at.make_env("tiny", reward="delta")
-    keep = keep_action(env)
+    keep = actions.keep(env.config)
     states, rewards, _ = _run(env, params, [keep] * 5)
     constant, *_ = _run(plain, params, [keep] * 5)
     # two XLA programs (with and without the reference): equal up to rounding
     for relative_state, constant_state in zip(states, constant, strict=True):
         chex.assert_trees_all_close(
-            relative_state.reference.params,
-            constant_state.params,
+            relative_state.reference.weights,
+            constant_state.weights,
             rtol=1e-5,
             atol=1e-6,
         )
@@ -118,7 +118,7 @@ def test_relative_and_self_play_work_with_every_preset(name):
     action = jnp.array([0.5, 0.5, -1.0, -1.0])
     obs, state, reward, *_ = jax.jit(env.step)(jax.random.key(1), state, action, params)
     chex.assert_shape(obs, (env.config.history, env.config.record_size))
-    chex.assert_tree_all_finite((obs, reward, state.reference.params))
+    chex.assert_tree_all_finite((obs, reward, state.reference.weights))
 
 
 def test_ppo_trains_on_self_play_with_the_relative_reward():

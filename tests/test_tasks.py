@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import keep_action
 
 import autotrain_jax as at
+from autotrain_jax import actions
 from autotrain_jax.tasks import Task, sample_train_indices, train_indices
 
 
@@ -47,7 +47,7 @@ def test_budget_range_ends_each_episode_at_its_own_budget():
     for t in range(1, 7):
         keys = jax.random.split(jax.random.key(t), 32)
         _, state, _, terminated, truncated, info = step(
-            keys, state, keep_action(env), params
+            keys, state, actions.keep(env.config), params
         )
         assert not np.any(truncated)
         np.testing.assert_array_equal(info["budget"], budget)
@@ -70,7 +70,7 @@ def test_a_one_example_subset_is_all_the_training_accuracy_sees():
     _, state = _batch_reset(env, params, num=16)
     step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None, None)))
     keys = jax.random.split(jax.random.key(3), 16)
-    _, state, *_ = step(keys, state, keep_action(env), params)
+    _, state, *_ = step(keys, state, actions.keep(env.config), params)
     # one example repeated: the sampled training accuracy is 0 or 1, and after
     # 10 steps on that one example it is 1
     np.testing.assert_array_equal(state.train_accuracy, 1.0)
@@ -102,7 +102,7 @@ def test_degenerate_ranges_reproduce_fixed_settings(tiny):
         for t in range(3):
             action = jnp.int32(t % 3 + 1)
             obs, state, reward, *_ = env.step(jax.random.key(t), state, action, params)
-            out.append((obs, reward, state.params))
+            out.append((obs, reward, state.weights))
         return out
 
     # two XLA programs (fixed vs sampled): equal up to rounding of their fusions
@@ -138,9 +138,10 @@ def test_scale_free_observation_and_task_features():
     assert env.config.record_size == k + 6
     _, state = env.reset(jax.random.key(0), params)
     step = jax.jit(env.step_env)
-    obs, state, *_, info = step(jax.random.key(1), state, keep_action(env), params)
+    keep = actions.keep(env.config)
+    obs, state, *_, info = step(jax.random.key(1), state, keep, params)
     first_loss = float(info["losses"][0])
-    obs, state, *_, info = step(jax.random.key(2), state, keep_action(env), params)
+    obs, state, *_, info = step(jax.random.key(2), state, keep, params)
     record = np.asarray(obs[-1])
     relative = np.log(np.asarray(info["losses"], np.float64) / first_loss)
     # float32 log of a ratio vs float64: a few ulp
@@ -178,11 +179,11 @@ def test_warm_start_trains_only_for_the_envs_that_reset(tiny):
         )
         calls = _count_inner_training(env)
         step = jax.jit(jax.vmap(env.step, in_axes=(0, 0, 0, None)))
-        keep = jnp.full(4, keep_action(env))
+        keep = jnp.full(4, actions.keep(env.config))
         keys = jax.random.split(jax.random.key(1), 4)
         jax.block_until_ready(step(keys, state, keep, params))
         quiet = len(calls)  # no episode ends: the step's own training only
-        stop_one = keep.at[0].set(3 * config.history + 1)
+        stop_one = keep.at[0].set(actions.stop(config))
         jax.block_until_ready(step(keys, state, stop_one, params))
         counts[warm_start] = (quiet, len(calls) - quiet)
     assert counts[True][0] == counts[False][0]  # no warm-up unless a reset
@@ -199,10 +200,10 @@ def test_sampled_widths_make_each_mlp_exactly_that_narrow(optimizer):
     step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None, None)))
     for t in range(3):
         keys = jax.random.split(jax.random.key(t), 64)
-        _, state, *_ = step(keys, state, keep_action(env), params)
+        _, state, *_ = step(keys, state, actions.keep(env.config), params)
     images = params.data.normalize(params.data.train_x[:8])
     x = np.asarray(images).reshape(8, -1)
-    weights = jax.tree.map(np.asarray, state.params)
+    weights = jax.tree.map(np.asarray, state.weights)
     for i, width in enumerate(widths[:8]):
         layer0, head = weights["Dense_0"], weights["Dense_1"]
         for leaf in (layer0["kernel"][i][:, width:], layer0["bias"][i][width:]):
@@ -258,7 +259,7 @@ def test_a_dataset_is_drawn_per_episode_and_only_it_is_read(tiny):
     step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None, None)))
     for t in range(4):
         keys = jax.random.split(jax.random.key(t), 32)
-        _, state, *_ = step(keys, state, keep_action(env), params)
+        _, state, *_ = step(keys, state, actions.keep(env.config), params)
     test = np.asarray(jax.vmap(lambda s: env.accuracy(s, params, "test"))(state))
     holdout = np.asarray(state.holdout_accuracy)
     # the label-3 episodes saw only label 3: they answer 3 everywhere

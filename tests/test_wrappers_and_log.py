@@ -8,14 +8,16 @@ import matplotlib
 import numpy as np
 
 import autotrain_jax as at
-from autotrain_jax.episode_log import episode_rows, plot_episode, rollout, write_csv
+from autotrain_jax import actions
+from autotrain_jax.episode_log import episode_rows, plot_episode, write_csv
+from autotrain_jax.rollout import rollout
 
 
 def test_legacy_wrapper_returns_five_tuple_with_both_flags(tiny):
     env, params, _, _ = tiny
     legacy = at.LegacyWrapper(env)
     obs, state = legacy.reset(jax.random.key(0), params)
-    stop = jnp.int32(3 * env.config.history + 1)
+    stop = actions.stop(env.config)
     obs, state, reward, done, info = jax.jit(legacy.step)(
         jax.random.key(1), state, stop, params
     )
@@ -27,11 +29,11 @@ def test_episode_log_csv_and_plot(tiny, tmp_path):
     env, params, _, _ = tiny
     horizon = int(params.max_steps_in_episode)
 
-    history = env.config.history
+    keep, stop = actions.keep(env.config), actions.stop(env.config)
+    rewind = keep + 1  # full set: LR x1 and rewind 1
 
     def policy(key, obs):  # keep, keep, rewind 1, stop
         t = jnp.sum(jnp.any(obs != 0, axis=1))
-        keep, rewind, stop = history, history + 1, 3 * history + 1
         return jnp.select([t >= 3, t == 2], [stop, rewind], keep)
 
     log, final = jax.jit(lambda key: rollout(env, params, policy, key, horizon + 2))(

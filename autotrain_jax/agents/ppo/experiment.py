@@ -21,8 +21,9 @@ import autotrain_jax as at
 from autotrain_jax import controllers
 from autotrain_jax.agents.ppo import PPOConfig, make_ppo
 from autotrain_jax.agents.ppo import run as ppo_run
-from autotrain_jax.episode_log import episode_rows, plot_episode, rollout, write_csv
+from autotrain_jax.episode_log import episode_rows, plot_episode, write_csv
 from autotrain_jax.evaluation import evaluate_many, keep_policy, summarize
+from autotrain_jax.rollout import rollout
 from autotrain_jax.tasks import max_budget
 
 

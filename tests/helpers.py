@@ -1,0 +1,38 @@
+"""Helpers shared by several test modules (fixtures live in conftest.py)."""
+
+import importlib.util
+import pathlib
+
+import jax
+
+import autotrain_jax as at
+from autotrain_jax.agents.ppo import PPOConfig, run
+
+ROOT = pathlib.Path(__file__).parents[1]
+
+
+def checkpointed_run(directory, num_updates: int = 8):
+    """The tiny PPO run, checkpointed every 2 updates: (runner, metric rows)."""
+    env, params = at.make_env("tiny")
+    config = PPOConfig(num_envs=4, num_steps=4, num_updates=num_updates)
+    runner, rows, _ = run.train(
+        config,
+        env,
+        params,
+        jax.random.key(0),
+        checkpoint_dir=directory,
+        checkpoint_every=2,
+        progress=False,
+    )
+    return runner, rows
+
+
+def load_script(relative_path: str):
+    """A script of the repository (e.g. "benchmarks/compare.py") as a module, so
+    that a test can call its `main` in-process instead of paying a new process's
+    imports and compiles."""
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
