@@ -6,7 +6,13 @@ from autotrain_jax.data import Dataset, from_arrays, load_dataset
 from autotrain_jax.env import AutoTrainEnv, EnvState
 from autotrain_jax.history import WeightHistory
 from autotrain_jax.params import EnvParams, check_params
-from autotrain_jax.presets import PRESETS, make_env, registered_envs
+from autotrain_jax.presets import (
+    PRESETS,
+    gymnax_id,
+    make_env,
+    register_with_gymnax,
+    registered_envs,
+)
 from autotrain_jax.scoring import thresholdout_score
 from autotrain_jax.wrappers import LegacyWrapper
 
@@ -24,9 +30,12 @@ __all__ = [
     "decode",
     "encode_continuous",
     "from_arrays",
+    "gymnax_id",
     "load_dataset",
     "make_env",
     "num_actions",
     "registered_envs",
     "thresholdout_score",
 ]
+
+register_with_gymnax()

@@ -8,9 +8,10 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from flax import struct
+from gymnax.environments import environment, spaces
 from optax.tree_utils import tree_where
 
-from autotrain_jax import actions, spaces
+from autotrain_jax import actions
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.control_flow import when
 from autotrain_jax.history import WeightHistory
@@ -80,15 +81,17 @@ class Outcome(NamedTuple):
     diverged: jax.Array  # () bool, a loss or weight is not finite
 
 
-class AutoTrainEnv:
-    """Thin gymnax-style adapter around the pure reset/step functions.
+class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
+    """The AutoTrain MDP as a gymnax (>= 1.0) environment.
 
-    `step` auto-resets: on `terminated | truncated` it returns the first
-    observation of a new episode and puts the last one in
-    `info["final_observation"]`. `step_env`/`reset_env` are the raw MDP. Stop,
-    divergence and the end of the episode's budget are all `terminated`: the
-    budget is part of the task, and its final reward closes the return; the env
-    itself never truncates (`truncated` is for limits imposed from outside).
+    `reset(key, params) -> (obs, state)`; `step(key, state, action, params) ->
+    (obs, state, reward, terminated, truncated, info)` auto-resets: on
+    `terminated | truncated` it returns the first observation of a new episode
+    and puts the last one in `info["final_observation"]`. `step_env`/`reset_env`
+    are the raw MDP. Stop, divergence and the end of the episode's budget are all
+    `terminated`: the budget is part of the task, and its final reward closes the
+    return; the env itself never truncates (`truncated` is for limits imposed
+    from outside, e.g. by a wrapper).
     `inner_train(key, params, opt_state, lr, data)` is the bare inner training
     one step runs (T optimizer steps), for baselines and benchmarks.
     """
@@ -105,48 +108,95 @@ class AutoTrainEnv:
         self._optimizer = make_optimizer(config.optimizer)
         self.inner_train = make_train_fn(config, self._model, self._optimizer)
 
+    def __reduce__(self):
+        """Pickled and deep-copied as its settings, rebuilt by `__init__` (its
+        compiled pieces are closures, which pickle cannot store)."""
+        return type(self), (self.config, self._default_params)
+
     @property
     def name(self) -> str:
+        """ "AutoTrain" (the preset is in `config`)."""
         return "AutoTrain"
 
     @property
     def default_params(self) -> EnvParams:
+        """The parameters (and data) the env was built with."""
         return self._default_params
 
     @property
     def num_actions(self) -> int:
+        """Discrete action ids, or the box's dimension (gymnax's convention)."""
         return actions.num_actions(self.config)
 
-    def action_space(self, params: EnvParams | None = None):
+    def action_space(self, params: EnvParams | None = None) -> spaces.Space:
+        """`Discrete(num_actions)`, or `Box(-1, 1, (4,))` for the box sets."""
         if actions.is_box(self.config):
             return spaces.Box(-1.0, 1.0, (actions.CONTINUOUS_DIM,))
         return spaces.Discrete(self.num_actions)
 
     def observation_space(self, params: EnvParams | None = None) -> spaces.Box:
+        """Unbounded float32 records, shape `(history, record_size)`."""
         shape = (self.config.history, self.config.record_size)
         return spaces.Box(-jnp.inf, jnp.inf, shape)
 
     # -- gymnax API ---------------------------------------------------------------
-    def reset(self, key: jax.Array, params: EnvParams | None = None):
+    def reset(
+        self, key: jax.Array, params: EnvParams | None = None
+    ) -> tuple[jax.Array, EnvState]:
+        """Starts an episode (fresh weights, the task drawn from `params`).
+
+        Returns:
+          obs: `(history, record_size)` float32, all zero (no record yet);
+          state: the new `EnvState`.
+        """
         return self.reset_env(key, self._default_params if params is None else params)
 
     def step(
-        self, key: jax.Array, state: EnvState, action, params: EnvParams | None = None
-    ):
+        self,
+        key: jax.Array,
+        state: EnvState,
+        action: jax.Array,
+        params: EnvParams | None = None,
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, jax.Array, dict]:
+        """One environment step (T inner optimizer steps), auto-resetting.
+
+        Returns:
+          obs: the next observation; the first one of a new episode where this
+            step ended one;
+          state: the next state (likewise restarted where the episode ended);
+          reward: () float32;
+          terminated: () bool: stop, divergence or the end of the budget;
+          truncated: () bool, always False (see the class docstring);
+          info: `step_env`'s info, plus "final_observation" (the observation
+            the step produced, before any reset), "terminated" and "truncated".
+        """
         params = self._default_params if params is None else params
         key_step, key_reset = jax.random.split(key)
-        obs, state, reward, terminated, truncated, info = self.step_env(
+        obs, state, reward, terminated, info = self.step_env(
             key_step, state, action, params
         )
-        info["final_observation"] = obs
+        truncated = self.is_truncated(state, params)
+        info |= {
+            "final_observation": obs,
+            "terminated": terminated,
+            "truncated": truncated,
+        }
         state = self._restart(key_reset, state, params, where=terminated | truncated)
         return self.get_obs(state), state, reward, terminated, truncated, info
 
-    def get_obs(self, state: EnvState) -> jax.Array:
+    def is_truncated(self, state: EnvState, params: EnvParams) -> jax.Array:
+        """False: the budget's end is `terminated` (gymnax's default would read
+        `params.max_steps_in_episode`, which may be a range here)."""
+        return jnp.bool_(False)
+
+    def get_obs(self, state: EnvState, params=None, key=None) -> jax.Array:
         """The last H records, oldest first, zero rows before the first record."""
         return state.records
 
-    def reset_env(self, key: jax.Array, params: EnvParams):
+    def reset_env(
+        self, key: jax.Array, params: EnvParams
+    ) -> tuple[jax.Array, EnvState]:
+        """`reset` with explicit `params`: the raw MDP's first state."""
         key_template, key_restart = jax.random.split(key)
         net, opt_state = self._fresh(key_template)
         template = EnvState(
@@ -175,7 +225,25 @@ class AutoTrainEnv:
         state = self._restart(key_restart, template, params)
         return self.get_obs(state), state
 
-    def step_env(self, key: jax.Array, state: EnvState, action, params: EnvParams):
+    def step_env(
+        self, key: jax.Array, state: EnvState, action: jax.Array, params: EnvParams
+    ) -> tuple[jax.Array, EnvState, jax.Array, jax.Array, dict]:
+        """The raw MDP's step, without auto-reset (gymnax's `step_env`).
+
+        Decodes `action`, rescales the LR, rewinds or re-initialises, runs T
+        inner optimizer steps, scores them with Thresholdout and records them.
+
+        Returns:
+          obs: the next observation (the last H records);
+          state: the next state; the episode is over if `terminated`;
+          reward: () float32, finite (see `EnvConfig.reward`);
+          terminated: () bool: stop, divergence or the end of the budget;
+          info: per-step diagnostics: "losses" (K,), "lr", "score",
+            "train_accuracy", "holdout_accuracy", "inner_steps",
+            "total_inner_steps", "batch_size", "inner_samples", "diverged", the
+            decoded `Control` fields, and the episode's task ("initial_lr",
+            "budget", "train_size", "dataset").
+        """
         key_reinit, key_train = jax.random.split(key)
         control = actions.decode(action, params, self.config)
         prev_score = state.score
@@ -238,9 +306,7 @@ class AutoTrainEnv:
             "train_size": state.task.train_size,
             "dataset": state.task.dataset,
         }
-        obs = self.get_obs(state)
-        truncated = jnp.bool_(False)
-        return obs, state, reward.astype(jnp.float32), terminated, truncated, info
+        return self.get_obs(state), state, reward.astype(jnp.float32), terminated, info
 
     # -- pieces of the step, each a pure state -> state function ------------------
     def _fresh(self, key: jax.Array, task: Task | None = None):

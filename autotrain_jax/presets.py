@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
+
+from gymnax import registration
 
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.data import SOURCES, Dataset, check_size, combine, load_dataset
@@ -20,6 +23,8 @@ _DATA_FIELDS = {"dataset", "data_dir", "source", "train_size", "holdout_size", "
 
 @dataclasses.dataclass(frozen=True)
 class Preset:
+    """A named setup: `EnvConfig` and `EnvParams` fields and the data to load."""
+
     description: str
     dataset: str
     config: dict[str, Any]
@@ -144,3 +149,23 @@ def _load(preset: Preset, settings: dict[str, Any]) -> Dataset:
     data_dir = settings.pop("data_dir", None)
     loaded = [load_dataset(name, data_dir, **settings) for name in names]
     return loaded[0] if len(loaded) == 1 else combine(loaded)
+
+
+def gymnax_id(name: str) -> str:
+    """The id under which preset `name` is registered with gymnax."""
+    return f"AutoTrain-{name}-v0"
+
+
+def _make_for_gymnax(name: str, **overrides) -> AutoTrainEnv:
+    env, _ = make_env(name, **overrides)
+    return env  # gymnax.make returns it with env.default_params (the same params)
+
+
+def register_with_gymnax() -> None:
+    """Registers every preset with gymnax's registry (done on import), so that
+    `gymnax.make("AutoTrain-tiny-v0", **overrides)` returns `(env, params)`."""
+    for name in PRESETS:
+        if gymnax_id(name) not in registration.registered_envs:
+            registration.register(
+                gymnax_id(name), functools.partial(_make_for_gymnax, name)
+            )

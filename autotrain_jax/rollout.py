@@ -65,9 +65,10 @@ def rollout(
         obs, state, policy_state, alive = carry
         key_policy, key_step = jax.random.split(key)
         action, policy_state = policy.act(key_policy, obs, policy_state)
-        next_obs, next_state, reward, terminated, truncated, info = env.step_env(
+        next_obs, next_state, reward, terminated, info = env.step_env(
             key_step, state, action, params
         )
+        truncated = env.is_truncated(next_state, params)
         log = {**info, "reward": reward, "terminated": terminated}
         log |= {"truncated": truncated, "alive": alive}
         state = tree_where(alive, next_state, state)

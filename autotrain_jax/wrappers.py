@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import jax
+from typing import Any
 
-from autotrain_jax.env import AutoTrainEnv, EnvState
-from autotrain_jax.params import EnvParams
+from gymnax.wrappers import LegacyStepAPIWrapper
 
 
-class LegacyWrapper:
-    """The pre-1.0 gymnax 5-tuple `(obs, state, reward, done, info)`.
+class LegacyWrapper(LegacyStepAPIWrapper):
+    """gymnax's `LegacyStepAPIWrapper`: the pre-1.0 5-tuple
+    `(obs, state, reward, done, info)` for PureJaxRL-style loops and rejax 0.1,
+    with `done = terminated | truncated` and both flags kept in `info`.
 
-    For PureJaxRL-style loops. `done = terminated | truncated`; `info` keeps both
-    flags so that a learner can still bootstrap the value on truncation.
+    Unlike gymnax's own, it is safe under `copy.deepcopy` and `pickle` (rejax
+    deep-copies its env): gymnax's forwards every missing attribute to
+    `self._env`, also on the bare instance that copy and pickle build without
+    `__init__`, where `_env` itself is missing, and so recurses forever.
     """
 
-    def __init__(self, env: AutoTrainEnv):
-        self._env = env
-
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
+        if name == "_env" or name.startswith("__"):
+            raise AttributeError(name)
         return getattr(self._env, name)
-
-    def reset(self, key: jax.Array, params: EnvParams | None = None):
-        return self._env.reset(key, params)
-
-    def step(
-        self, key: jax.Array, state: EnvState, action, params: EnvParams | None = None
-    ):
-        obs, state, reward, terminated, truncated, info = self._env.step(
-            key, state, action, params
-        )
-        info = {**info, "terminated": terminated, "truncated": truncated}
-        return obs, state, reward, terminated | truncated, info

@@ -49,7 +49,8 @@ def timed(fn, *args, repeats: int):
     return compile_s, best, memory_bytes
 
 
-def make_env(preset: str, inner_steps: int, data_dir: str | None):
+def preset_env(preset: str, inner_steps: int, data_dir: str | None):
+    """`preset` at T = `inner_steps`, recording 5 losses per step."""
     loss_every = max(1, inner_steps // 5)
     return at.make_env(preset, T=inner_steps, S=loss_every, data_dir=data_dir)
 
@@ -109,7 +110,7 @@ def bench_env(
     action_modes=("random",),
 ):
     """One row per action mode; the ceiling is timed once and shared."""
-    env, params = make_env(preset, inner_steps, data_dir)
+    env, params = preset_env(preset, inner_steps, data_dir)
     keys = jax.random.split(jax.random.key(0), num_envs)
     _, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
     if mesh is not None:
@@ -153,7 +154,7 @@ def bench_env(
 
 def bench_ppo(preset, num_envs, inner_steps, updates, data_dir):
     """Env steps/s while PPO trains (rollouts + learning) vs env-only steps/s."""
-    env, params = make_env(preset, inner_steps, data_dir)
+    env, params = preset_env(preset, inner_steps, data_dir)
     config = PPOConfig(num_envs=num_envs, num_steps=8, num_updates=updates)
     ppo = make_ppo(config, env)
     runner = jax.jit(ppo.init)(jax.random.key(0), params)

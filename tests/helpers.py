@@ -15,7 +15,7 @@ def checkpointed_run(directory, num_updates: int = 8):
     """The tiny PPO run, checkpointed every 2 updates: (runner, metric rows)."""
     env, params = at.make_env("tiny")
     config = PPOConfig(num_envs=4, num_steps=4, num_updates=num_updates)
-    runner, rows, _ = run.train(
+    runner, rows, _ = run.train_in_chunks(
         config,
         env,
         params,

@@ -10,9 +10,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from flax import struct
+from gymnax.environments import spaces
 from optax.tree_utils import tree_where
-
-from autotrain_jax import spaces
 
 
 @struct.dataclass

@@ -1,8 +1,7 @@
-"""PPO in one `jax.lax.scan` (brax layout: networks, losses, train)."""
+"""PPO in one `jax.lax.scan`: networks, losses, the algorithm, and `run` (chunks,
+checkpoints)."""
 
-from autotrain_jax.agents.ppo.losses import Batch, compute_gae, ppo_loss
-from autotrain_jax.agents.ppo.networks import ActorCritic
-from autotrain_jax.agents.ppo.train import (
+from autotrain_jax.agents.ppo.algorithm import (
     PPO,
     PPOConfig,
     RunnerState,
@@ -10,6 +9,8 @@ from autotrain_jax.agents.ppo.train import (
     make_ppo,
     make_train,
 )
+from autotrain_jax.agents.ppo.losses import Batch, compute_gae, ppo_loss
+from autotrain_jax.agents.ppo.networks import ActorCritic
 
 __all__ = [
     "PPO",

@@ -96,7 +96,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     )
 
     checkpoints = out / "checkpoints" if args.checkpoint_every else None
-    runner, rows, _ = ppo_run.train(
+    runner, rows, _ = ppo_run.train_in_chunks(
         config,
         env,
         params,
@@ -123,7 +123,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     write_csv(episode_rows(log), out / "controlled_run.csv")
     plot_episode(log, out / "controlled_run.png")
 
-    summary = {name: _summarise(r) for name, r in results.items()}
+    summary = {name: _flat_summary(r) for name, r in results.items()}
     summary["wall_time_s"] = time.time() - started
     _write_json(out / "evaluation.json", summary)
     for name, label in (
@@ -151,7 +151,8 @@ def _setting(text: str) -> tuple[str, object]:
         return key, value
 
 
-def _summarise(results: dict) -> dict:
+def _flat_summary(results: dict) -> dict:
+    """Per metric: {metric}_mean, {metric}_sd and {metric}_ci95 over seeds."""
     summary = {}
     for name, values in results.items():
         values = np.asarray(values, np.float64)

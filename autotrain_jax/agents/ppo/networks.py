@@ -15,7 +15,7 @@ import numpy as np
 class PolicyOutput(NamedTuple):
     """Distribution parameters and value for a batch of observations."""
 
-    logits: jax.Array  # [..., A] categorical logits, or Gaussian means if continuous
+    actor: jax.Array  # [..., A] the actor head: categorical logits, or Gaussian means
     log_std: jax.Array  # [A] Gaussian log std ([0] unused when discrete)
     value: jax.Array  # [...]
 
@@ -36,14 +36,14 @@ class ActorCritic(nn.Module):
             critic = nn.tanh(
                 nn.Dense(width, kernel_init=_orthogonal(np.sqrt(2)))(critic)
             )
-        logits = nn.Dense(self.num_actions, kernel_init=_orthogonal(0.01))(actor)
+        head = nn.Dense(self.num_actions, kernel_init=_orthogonal(0.01))(actor)
         value = nn.Dense(1, kernel_init=_orthogonal(1.0))(critic)[..., 0]
         log_std = self.param(
             "log_std",
             nn.initializers.zeros,
             (self.num_actions if self.continuous else 1,),
         )
-        return PolicyOutput(logits, log_std, value)
+        return PolicyOutput(head, log_std, value)
 
 
 def _orthogonal(scale: float):
@@ -53,22 +53,22 @@ def _orthogonal(scale: float):
 def sample(key: jax.Array, out: PolicyOutput, continuous: bool) -> jax.Array:
     """Draws actions: ids [...] int32, or Gaussian [..., A] (the env clips them)."""
     if continuous:
-        noise = jax.random.normal(key, out.logits.shape)
-        return out.logits + jnp.exp(out.log_std) * noise
-    return jax.random.categorical(key, out.logits)
+        noise = jax.random.normal(key, out.actor.shape)
+        return out.actor + jnp.exp(out.log_std) * noise
+    return jax.random.categorical(key, out.actor)
 
 
 def greedy(out: PolicyOutput, continuous: bool) -> jax.Array:
     """The most likely action: argmax id, or the Gaussian mean."""
-    return out.logits if continuous else jnp.argmax(out.logits, axis=-1)
+    return out.actor if continuous else jnp.argmax(out.actor, axis=-1)
 
 
 def log_prob(out: PolicyOutput, action: jax.Array, continuous: bool) -> jax.Array:
     if continuous:
-        z = (action - out.logits) * jnp.exp(-out.log_std)
+        z = (action - out.actor) * jnp.exp(-out.log_std)
         per_dim = -0.5 * z**2 - out.log_std - 0.5 * math.log(2 * math.pi)
         return per_dim.sum(-1)
-    log_p = jax.nn.log_softmax(out.logits)
+    log_p = jax.nn.log_softmax(out.actor)
     return jnp.take_along_axis(log_p, action[..., None], axis=-1)[..., 0]
 
 
@@ -76,5 +76,5 @@ def entropy(out: PolicyOutput, continuous: bool) -> jax.Array:
     if continuous:
         per_dim = out.log_std + 0.5 * (1.0 + math.log(2 * math.pi))
         return jnp.broadcast_to(per_dim.sum(), out.value.shape)
-    log_p = jax.nn.log_softmax(out.logits)
+    log_p = jax.nn.log_softmax(out.actor)
     return -(jnp.exp(log_p) * log_p).sum(-1)

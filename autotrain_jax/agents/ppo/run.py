@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import sys
@@ -11,7 +10,7 @@ import time
 import jax
 import numpy as np
 
-from autotrain_jax.agents.ppo.train import PPO, PPOConfig, RunnerState, make_ppo
+from autotrain_jax.agents.ppo.algorithm import PPO, PPOConfig, RunnerState, make_ppo
 
 
 def chunk_size(num_updates: int, checkpoint_every: int = 0, target_chunks: int = 20):
@@ -30,10 +29,10 @@ def chunk_size(num_updates: int, checkpoint_every: int = 0, target_chunks: int =
     return min(divisors, key=lambda d: (abs(d - target), d))
 
 
-@functools.lru_cache(maxsize=8)
 def _compiled(config: PPOConfig, env, chunk: int):
-    """PPO's functions with jitted init and chunk, cached so that repeated runs of
-    one setup in a process (resume, sweeps, tests) compile once."""
+    """PPO's functions with jitted init and chunk. Not cached across calls: a
+    cache would keep each env, and its dataset, alive for the process's life
+    (JAX's persistent compilation cache, when set, spares the recompiles)."""
     ppo = make_ppo(config, env)
     run_chunk = jax.jit(lambda runner, params: ppo.run_updates(runner, params, chunk))
     return ppo, jax.jit(ppo.init), run_chunk
@@ -116,7 +115,7 @@ def _progress(done: int, total: int, rows: list[dict], started: float) -> None:
     print(text, end="\n" if done == total else "", file=sys.stderr, flush=True)
 
 
-def train(
+def train_in_chunks(
     config: PPOConfig,
     env,
     env_params,

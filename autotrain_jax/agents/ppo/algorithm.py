@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from gymnax.environments import spaces
 
-from autotrain_jax import spaces
 from autotrain_jax.agents.ppo import networks
 from autotrain_jax.agents.ppo.losses import Batch, compute_gae, ppo_loss
 from autotrain_jax.curriculum import Curriculum
