@@ -20,13 +20,16 @@ are clipped to the box, with NaN read as 0; `info["invalid"]` flags both.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from autotrain_jax.config import EnvConfig
+
+if TYPE_CHECKING:  # params.py imports this module
+    from autotrain_jax.params import EnvParams
 
 CONTINUOUS_DIM = 4
 FULL_NUM_FACTORS = 3  # full_lr_factors: ids f * H + r for f < 3
@@ -75,20 +78,22 @@ def keep(config: EnvConfig) -> jax.Array:
 
 def stop(config: EnvConfig) -> jax.Array:
     """The action that ends the episode with the current weights."""
-    if config.action_set == "full":
-        return jnp.int32(_full_stop(config.history))
-    if config.action_set == "reduced":
-        return jnp.int32(REDUCED_STOP)
-    return keep(config).at[3].set(1.0)
+    return _special(config, _full_stop(config.history), REDUCED_STOP, box_flag=3)
 
 
 def reinit(config: EnvConfig) -> jax.Array:
     """The action that re-initialises the weights (and keeps the LR)."""
+    return _special(config, _full_reinit(config.history), REDUCED_REINIT, box_flag=2)
+
+
+def _special(config: EnvConfig, full_id: int, reduced_id: int, box_flag: int):
+    """The id of a special action in the discrete sets; in the box sets, `keep`
+    with the component `box_flag` raised."""
     if config.action_set == "full":
-        return jnp.int32(_full_reinit(config.history))
+        return jnp.int32(full_id)
     if config.action_set == "reduced":
-        return jnp.int32(REDUCED_REINIT)
-    return keep(config).at[2].set(1.0)
+        return jnp.int32(reduced_id)
+    return keep(config).at[box_flag].set(1.0)
 
 
 def _full_reinit(history: int) -> int:
@@ -99,7 +104,7 @@ def _full_stop(history: int) -> int:
     return _full_reinit(history) + 1
 
 
-def _decode_full(action, params, history: int) -> Control:
+def _decode_full(action: jax.Array, params: EnvParams, history: int) -> Control:
     clipped = jnp.clip(action, 0, _full_stop(history))
     is_move = clipped < _full_reinit(history)
     index = jnp.minimum(clipped // history, FULL_NUM_FACTORS - 1)
@@ -114,7 +119,7 @@ def _decode_full(action, params, history: int) -> Control:
     )
 
 
-def _decode_reduced(action, params) -> Control:
+def _decode_reduced(action: jax.Array, params: EnvParams) -> Control:
     clipped = jnp.clip(action, 0, REDUCED_NUM_ACTIONS - 1)
     is_move = clipped < REDUCED_NUM_FACTORS
     index = jnp.minimum(clipped, REDUCED_NUM_FACTORS - 1)
@@ -134,7 +139,7 @@ def _into_box(action: jax.Array) -> jax.Array:
     return jnp.clip(jnp.nan_to_num(action, nan=0.0), -1.0, 1.0)
 
 
-def _decode_continuous(action, params, history: int) -> Control:
+def _decode_continuous(action: jax.Array, params: EnvParams, history: int) -> Control:
     clipped = _into_box(action)
     rewind = jnp.round((clipped[1] + 1.0) / 2.0 * (history - 1)).astype(jnp.int32)
     stop = clipped[3] > params.stop_threshold
@@ -149,7 +154,7 @@ def _decode_continuous(action, params, history: int) -> Control:
     )
 
 
-def _decode_self_play(action, params) -> Control:
+def _decode_self_play(action: jax.Array, params: EnvParams) -> Control:
     clipped = _into_box(action)
     stop = clipped[3] > params.stop_threshold
     reinit = (clipped[2] > params.reinit_threshold) & ~stop
@@ -164,7 +169,7 @@ def _decode_self_play(action, params) -> Control:
     )
 
 
-def decode(action: jax.Array, params, config: EnvConfig) -> Control:
+def decode(action: jax.Array, params: EnvParams, config: EnvConfig) -> Control:
     """Maps an action of `config.action_set` to a `Control` (jit-safe)."""
     if config.action_set == "full":
         return _decode_full(jnp.asarray(action, jnp.int32), params, config.history)
@@ -176,7 +181,7 @@ def decode(action: jax.Array, params, config: EnvConfig) -> Control:
     return _decode_continuous(action, params, config.history)
 
 
-def encode_continuous(control: Control, params, history: int) -> jax.Array:
+def encode_continuous(control: Control, params: EnvParams, history: int) -> jax.Array:
     """The `continuous` action that decodes to `control` (LR factor up to float
     rounding), so a controller of any action set can act in the continuous one.
 

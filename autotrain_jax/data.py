@@ -48,10 +48,12 @@ class Dataset:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
+        """One example's shape, e.g. (28, 28, 1)."""
         return tuple(self.train_x.shape[1:])
 
     @property
     def num_datasets(self) -> int:
+        """How many datasets `combine` joined (1 for a single one)."""
         return 1 if self.segments is None else self.segments.shape[0]
 
     def segment(self, split: str, dataset=None) -> tuple:

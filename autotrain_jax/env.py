@@ -35,6 +35,8 @@ from autotrain_jax.training import (
 
 @struct.dataclass
 class EnvState:
+    """Everything one env carries between steps (a pytree; batch it with vmap)."""
+
     weights: Any  # the classifier's parameter pytree
     opt_state: Any  # optax state of the update direction (no LR inside)
     lr: jax.Array  # () float32, current learning rate

@@ -49,6 +49,7 @@ def _plot_actions(ax, log, alive, t) -> None:
 
 
 def write_csv(rows: list[dict], path: str | os.PathLike) -> None:
+    """Writes `episode_rows` to `path` as CSV with the columns `LOG_FIELDS`."""
     with open(path, "w", newline="") as file:
         writer = csv.DictWriter(file, LOG_FIELDS)
         writer.writeheader()

@@ -30,9 +30,11 @@ class WeightHistory:
 
     @property
     def size(self) -> int:
+        """H, the number of slots."""
         return jax.tree.leaves(self.snapshots)[0].shape[0]
 
     def newest(self) -> Any:
+        """The most recently pushed snapshot."""
         return jax.tree.map(lambda leaf: leaf[self.head], self.snapshots)
 
     def push(self, snapshot: Any, where: jax.Array | bool = True) -> WeightHistory:

@@ -103,6 +103,8 @@ class CNN(nn.Module):
 
 
 def make_model(config: EnvConfig, num_classes: int, kernel_init=None) -> nn.Module:
+    """The classifier `config.model` names, `num_classes` outputs (Xavier
+    uniform kernels unless `kernel_init` is given)."""
     module = MLP if config.model == "mlp" else CNN
     kernel_init = kernel_init or nn.initializers.xavier_uniform()
     return module(config.hidden, num_classes, kernel_init)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import jax
 import jax.numpy as jnp
+
+if TYPE_CHECKING:
+    from autotrain_jax.params import EnvParams
 
 
 def thresholdout_score(
@@ -28,7 +33,9 @@ def thresholdout_score(
     return jnp.where(overfit, noisy_holdout, train_accuracy)
 
 
-def shaping_reward(kind: str, score, prev_score, params, inner_steps) -> jax.Array:
+def shaping_reward(
+    kind: str, score, prev_score, params: EnvParams, inner_steps
+) -> jax.Array:
     """The per-step reward before the end-of-episode bonus.
 
     - `prototype`: +-inter_reward by the sign of the score change.
@@ -49,7 +56,7 @@ def finite_losses(losses: jax.Array, max_loss) -> jax.Array:
     return jnp.clip(jnp.nan_to_num(losses, nan=max_loss), 0, max_loss)
 
 
-def relative_reward(losses, reference, params, trained) -> jax.Array:
+def relative_reward(losses, reference, params: EnvParams, trained) -> jax.Array:
     """The `relative` reward's per-step term: the controlled run against the
     constant-LR reference run, which trained on the same minibatches.
 

@@ -42,6 +42,7 @@ def cross_entropy(
 
 
 def accuracy(model: nn.Module, params, x: jax.Array, y: jax.Array) -> jax.Array:
+    """The fraction of `x` that `model` with weights `params` labels as `y`."""
     logits = model.apply({"params": params}, x)
     return jnp.mean(jnp.argmax(logits, -1) == y)
 
@@ -120,5 +121,6 @@ def sample_accuracy(
 
 
 def tree_all_finite(tree) -> jax.Array:
+    """() bool: whether every element of every leaf is finite."""
     leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]
     return jnp.all(jnp.stack(leaves))

@@ -77,6 +77,7 @@ class RunningStats(NamedTuple):
 
     @classmethod
     def create(cls, shape) -> RunningStats:
+        """Zero mean, unit variance, a near-zero count (the first batch rules)."""
         return cls(jnp.zeros(shape), jnp.ones(shape), jnp.float32(1e-4))
 
     def update(self, batch: jax.Array) -> RunningStats:
@@ -90,6 +91,7 @@ class RunningStats(NamedTuple):
         return RunningStats(mean, m2 / total, total)
 
     def normalize(self, obs: jax.Array) -> jax.Array:
+        """`obs` standardised by the running statistics, clipped to [-10, 10]."""
         return jnp.clip((obs - self.mean) / jnp.sqrt(self.var + 1e-8), -10.0, 10.0)
 
 
@@ -108,6 +110,8 @@ class RunnerState(NamedTuple):
 
 
 class Transition(NamedTuple):
+    """One env step of every env in the batch, as the rollout stores it."""
+
     obs: jax.Array  # [B, H, F] raw
     action: jax.Array
     log_prob: jax.Array  # [B]

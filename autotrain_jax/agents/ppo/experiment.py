@@ -28,6 +28,7 @@ from autotrain_jax.tasks import max_budget
 
 
 def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
+    """The example scripts' command line, with `defaults` for `preset`."""
     parser = argparse.ArgumentParser(
         description=f"Train a PPO controller on the {preset} AutoTrain environment."
     )
@@ -71,6 +72,13 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
 
 
 def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> dict:
+    """Trains a PPO controller on `preset`, evaluates it against the constant LR
+    on fresh seeds, and writes the run folder (config, metrics, checkpoints,
+    controller, evaluation, one controlled episode's CSV and plot).
+
+    Returns:
+      the evaluation summary written to evaluation.json.
+    """
     defaults = {"num_envs": 16, "num_steps": 16, "num_updates": 40, **(defaults or {})}
     args = parse_args(argv, preset, defaults)
     started = time.time()

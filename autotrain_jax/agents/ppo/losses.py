@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from autotrain_jax.agents.ppo import networks
+
+if TYPE_CHECKING:  # algorithm.py imports this module
+    from autotrain_jax.agents.ppo.algorithm import PPOConfig
 
 
 class Batch(NamedTuple):
@@ -57,7 +60,7 @@ def compute_gae(
 
 
 def ppo_loss(
-    network, agent_params, batch: Batch, config
+    network: networks.ActorCritic, agent_params, batch: Batch, config: PPOConfig
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Clipped-surrogate policy loss + value loss (clipped to `config.vf_clip`
     around the rollout's values if set) - entropy bonus.

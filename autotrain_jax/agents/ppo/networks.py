@@ -64,6 +64,7 @@ def greedy(out: PolicyOutput, continuous: bool) -> jax.Array:
 
 
 def log_prob(out: PolicyOutput, action: jax.Array, continuous: bool) -> jax.Array:
+    """log pi(action | obs): categorical, or a diagonal Gaussian summed over dims."""
     if continuous:
         z = (action - out.actor) * jnp.exp(-out.log_std)
         per_dim = -0.5 * z**2 - out.log_std - 0.5 * math.log(2 * math.pi)
@@ -73,6 +74,7 @@ def log_prob(out: PolicyOutput, action: jax.Array, continuous: bool) -> jax.Arra
 
 
 def entropy(out: PolicyOutput, continuous: bool) -> jax.Array:
+    """The policy's entropy per observation, shape [...] like `out.value`."""
     if continuous:
         per_dim = out.log_std + 0.5 * (1.0 + math.log(2 * math.pi))
         return jnp.broadcast_to(per_dim.sum(), out.value.shape)

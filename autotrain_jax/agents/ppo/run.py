@@ -78,9 +78,11 @@ class Checkpoints:
         )
 
     def latest(self) -> int | None:
+        """The newest complete checkpoint's update count, None if none."""
         return self._manager.latest_step()
 
     def save(self, step: int, runner: RunnerState, rows: list[dict]) -> None:
+        """Writes the runner and the metric rows as checkpoint `step`, blocking."""
         args = self._ocp.args
         self._manager.save(
             step,
@@ -92,6 +94,7 @@ class Checkpoints:
         self._manager.wait_until_finished()
 
     def restore(self, step: int, template: RunnerState) -> tuple[RunnerState, list]:
+        """Checkpoint `step` as (runner shaped like `template`, metric rows)."""
         args = self._ocp.args
         abstract = jax.tree.map(
             lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), _to_saveable(template)
