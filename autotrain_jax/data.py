@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import pathlib
 import zipfile
@@ -275,8 +276,18 @@ def _load_tfds(name: str, data_dir: str | None, download: bool):
         if download:
             raise
         return None
-    if not download and not tfds.builder(name, data_dir=data_dir).is_prepared():
-        return None
+    if not download:
+        # tfds logs a warning for every missing copy it looks for ("Variant folder
+        # ... has no dataset_info.json"); a missing copy is the normal case here
+        absl_logger = logging.getLogger("absl")
+        level = absl_logger.level
+        absl_logger.setLevel(logging.ERROR)
+        try:
+            prepared = tfds.builder(name, data_dir=data_dir).is_prepared()
+        finally:
+            absl_logger.setLevel(level)
+        if not prepared:
+            return None
     splits = tfds.data_source(
         name, split=["train", "test"], data_dir=data_dir, download=download
     )

@@ -16,6 +16,7 @@ from autotrain_jax.config import EnvConfig
 from autotrain_jax.control_flow import when
 from autotrain_jax.history import WeightHistory
 from autotrain_jax.models import INIT_METHODS, make_init_fn, make_model, mask_widths
+from autotrain_jax.observation import record
 from autotrain_jax.params import EnvParams, check_params
 from autotrain_jax.scoring import (
     finite_losses,
@@ -466,25 +467,19 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         return state.replace(first_loss=jnp.where(unset, losses[0], state.first_loss))
 
     def _record(self, state: EnvState, losses: jax.Array, params: EnvParams):
-        """One observation record (see `EnvConfig.observation`)."""
-        losses = finite_losses(losses, params.max_loss)
-        progress = state.time / state.task.budget
-        if self.config.observation == "scale_free":
-            first = jnp.where(state.first_loss > 0, state.first_loss, losses[0])
-            relative = jnp.log(jnp.maximum(losses, 1e-8) / jnp.maximum(first, 1e-8))
-            extra = [jnp.log10(state.lr), state.score, state.train_accuracy, progress]
-            features = [jnp.clip(relative, -20.0, 20.0), jnp.stack(extra)]
-        else:
-            features = [losses, state.lr[None], state.score[None]]
-        if self.config.observation == "extended":
-            extra = [jnp.log10(state.lr), state.train_accuracy, progress]
-            features.append(jnp.stack(extra))
-        if self.config.action_set == "self_play":
-            features.append(jnp.log2(state.batch_size / self.config.batch_size)[None])
-        if self.config.observe_task:
-            task = [state.task.budget, state.task.train_size]
-            features.append(jnp.log10(jnp.stack(task).astype(jnp.float32)))
-        return jnp.concatenate(features).astype(jnp.float32)
+        """One observation record (see `observation.record`)."""
+        return record(
+            self.config,
+            losses,
+            lr=state.lr,
+            score=state.score,
+            train_accuracy=state.train_accuracy,
+            progress=state.time / state.task.budget,
+            first_loss=state.first_loss,
+            max_loss=params.max_loss,
+            batch_size=state.batch_size / self.config.batch_size,
+            task=(state.task.budget, state.task.train_size),
+        )
 
     def _append_record(self, state: EnvState, record: jax.Array, where=True):
         records = jnp.concatenate([state.records[1:], record[None]])

@@ -3,7 +3,7 @@
     python examples/ppo_mnist.py        # a 2-core CPU, offline (embedded MNIST)
     python examples/ppo_mnist.py --data-dir DIR --num-envs 256 --num-updates 200
 
-Writes config.json, metrics.json, learning_curve.png, policy/, evaluation.json and
+Writes config.json, metrics.json, learning_curve.png, evaluation.json and
 controlled_run.{csv,png} to --out (default runs/mnist-mlp), and the controller as
 controller.json + policy.npz (`autotrain_jax.controllers.load(out)`).
 """

@@ -23,7 +23,7 @@ settings.register_profile("thorough", max_examples=200, derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 import autotrain_jax as at  # noqa: E402
-from autotrain_jax.agents.ppo import experiment  # noqa: E402
+from autotrain_jax import cli  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -48,12 +48,14 @@ def tiny():
 
 @pytest.fixture(scope="session")
 def tiny_ppo_run(tmp_path_factory):
-    """The PPO example at toy sizes on `tiny`: (run dir, summary, printed text)."""
+    """`autotrain-jax train` (the examples' code) at toy sizes on `tiny`:
+    (run dir, summary, printed text)."""
     out = tmp_path_factory.mktemp("ppo") / "run"
-    argv = ["--num-envs", "4", "--num-steps", "4", "--num-updates", "2"]
-    argv += ["--checkpoint-every", "1"]
+    argv = ["train", "tiny", "--num-envs", "4", "--num-steps", "4"]
+    argv += ["--num-updates", "2", "--checkpoint-every", "1"]
+    argv += ["--ppo", "update_epochs=2", "--ppo", "hidden=(32, 32)"]
     argv += ["--eval-seeds", "2", "--out", str(out), "--quiet"]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        summary = experiment.main(argv, preset="tiny")
+        summary = cli.main(argv)
     return out, summary, printed.getvalue()

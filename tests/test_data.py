@@ -1,6 +1,7 @@
 """Data sources, splits and their errors."""
 
 import gzip
+import logging
 import pathlib
 import time
 
@@ -145,3 +146,12 @@ def test_embedded_mnist_comes_from_the_train_split_not_the_test_split():
     np.testing.assert_array_equal(x, train_x[:10000])
     np.testing.assert_array_equal(y, train_y[:10000])
     assert not {bytes(image) for image in x} & {bytes(image) for image in test_x}
+
+
+def test_the_offline_default_loads_without_warnings(caplog, monkeypatch):
+    """No tfds copy prepared is the normal case here, not worth a warning."""
+    monkeypatch.delenv("AUTOTRAIN_DATA_DIR", raising=False)
+    with caplog.at_level(logging.WARNING):
+        data = at.load_dataset("mnist", train_size=64, holdout_size=32)
+    assert data.train_x.shape[0] == 64
+    assert [r.getMessage() for r in caplog.records] == []

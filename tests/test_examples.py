@@ -29,6 +29,8 @@ def test_ppo_example_writes_its_outputs(tiny_ppo_run):
     assert len(rows) == 2 and len(rows[0]["actions"]) == 11  # 3H + 2 with H = 3
     config = json.loads((out / "config.json").read_text())
     assert config["env"]["history"] == 3 and config["ppo"]["gamma"] == 1.0
+    assert config["ppo"]["update_epochs"] == 2  # --ppo KEY=VALUE
+    assert config["ppo"]["hidden"] == [32, 32]
     for name in ("controller", "constant_lr"):
         assert 0.1 < summary[name]["test_accuracy_mean"] <= 1.0
     assert summary["constant_lr"]["inner_steps_mean"] == 8 * 10  # horizon x T

@@ -7,11 +7,15 @@
     env, params = controller.make_env(dataset="notmnist", data_dir="data")
     action = controller.policy(key, obs)          # greedy, jit- and vmap-able
 
+    optimizer = optax.chain(optax.sgd(lr), controllers.steer(controller, lr, budget))
+
 A controller is the PPO agent's weights, its observation normaliser, and the
 `make_env` settings it was trained with (`controller.json` + `policy.npz`,
 about 100 KB). `make_env` rebuilds that env; overrides change the task (data,
 initial LR, budget, model) but not what the agent sees or does: the
 observation's shape and the action set must stay those it was trained for.
+`steer` and `Steering` put a controller into your own optax training loop
+(see `controllers.steer`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,17 @@ from flax import traverse_util
 import autotrain_jax as at
 from autotrain_jax import actions
 from autotrain_jax.agents.ppo import PPOConfig, RunningStats, networks
+from autotrain_jax.controllers.steer import Steering, SteerState, steer
+
+__all__ = [
+    "Controller",
+    "SteerState",
+    "Steering",
+    "as_settings",
+    "available",
+    "load",
+    "steer",
+]
 
 SHIPPED = pathlib.Path(__file__).parent
 _FILES = ("controller.json", "policy.npz")

@@ -26,6 +26,8 @@ from autotrain_jax.evaluation import evaluate_many, keep_policy, summarize
 from autotrain_jax.rollout import rollout
 from autotrain_jax.tasks import max_budget
 
+PPO_FIELDS = tuple(f.name for f in dataclasses.fields(PPOConfig))
+
 
 def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
     """The example scripts' command line, with `defaults` for `preset`."""
@@ -63,6 +65,15 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
         help="a make_env override, e.g. --env train_size=400 (repeatable); "
         f"on top of {defaults.get('env', {})}",
     )
+    parser.add_argument(
+        "--ppo",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        type=_setting,
+        help="a PPOConfig field, e.g. --ppo lr=1e-3 --ppo hidden=(32,32) "
+        f"(repeatable; fields: {', '.join(PPO_FIELDS)})",
+    )
     parser.add_argument("--eval-seeds", type=int, default=4)
     parser.add_argument(
         "--checkpoint-every", type=int, default=defaults.get("checkpoint_every", 0)
@@ -85,18 +96,13 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     overrides = {**defaults.get("env", {}), **dict(args.env)}
+    config = ppo_config(args)  # its errors come before any data is read
     env, params = at.make_env(
         preset,
         action_set=args.action_set,
         reward=args.reward,
         data_dir=args.data_dir,
         **overrides,
-    )
-    config = PPOConfig(
-        num_envs=args.num_envs,
-        num_steps=args.num_steps,
-        num_updates=args.num_updates,
-        gamma=args.gamma,
     )
     _write_json(
         out / "config.json",
@@ -146,6 +152,24 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         )
     print(f"wall time {summary['wall_time_s']:.0f} s; outputs in {out}")
     return summary
+
+
+def ppo_config(args: argparse.Namespace) -> PPOConfig:
+    """The PPOConfig the command line asks for: its named flags, then `--ppo`.
+
+    Raises:
+      ValueError: on a field PPOConfig does not have, naming the allowed ones.
+    """
+    fields = {
+        "num_envs": args.num_envs,
+        "num_steps": args.num_steps,
+        "num_updates": args.num_updates,
+        "gamma": args.gamma,
+    }
+    unknown = sorted(set(dict(args.ppo)) - set(PPO_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown --ppo fields {unknown}; allowed: {PPO_FIELDS}")
+    return PPOConfig(**fields | dict(args.ppo))
 
 
 def _setting(text: str) -> tuple[str, object]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
 
 import jax
 import numpy as np
+from tqdm.auto import tqdm
 
 from autotrain_jax.agents.ppo.algorithm import PPO, PPOConfig, RunnerState, make_ppo
 
@@ -108,14 +108,14 @@ class Checkpoints:
         return _from_saveable(RunnerState(*restored.state)), list(restored.metrics)
 
 
-def _progress(done: int, total: int, rows: list[dict], started: float) -> None:
-    recent = [r["episode_return"] for r in rows[-5:] if r["episode_return"] is not None]
-    scores = [r["final_score"] for r in rows[-5:] if r["final_score"] is not None]
-    bar = "#" * (30 * done // total)
-    text = f"\rupdate {done:>5}/{total} [{bar:<30}] {time.time() - started:6.0f}s"
-    if recent:
-        text += f"  return {np.mean(recent):7.3f}  score {np.mean(scores):.3f}"
-    print(text, end="\n" if done == total else "", file=sys.stderr, flush=True)
+def _recent(rows: list[dict]) -> dict[str, str]:
+    """The last 5 updates' mean episode return and final score, for the bar."""
+    shown = {}
+    for name, label in (("episode_return", "return"), ("final_score", "score")):
+        values = [r[name] for r in rows[-5:] if r[name] is not None]
+        if values:
+            shown[label] = f"{np.mean(values):.3f}"
+    return shown
 
 
 def train_in_chunks(
@@ -144,12 +144,19 @@ def train_in_chunks(
     rows: list[dict] = []
     if checkpoints is not None and checkpoints.latest() is not None:
         runner, rows = checkpoints.restore(checkpoints.latest(), runner)
-    started = time.time()
-    while (done := int(runner.update)) < config.num_updates:
-        runner, metrics = run_chunk(runner, env_params)
-        rows += _json_rows(jax.device_get(metrics), chunk)
-        if checkpoints is not None and checkpoint_every:
-            checkpoints.save(done + chunk, runner, rows)
-        if progress:
-            _progress(done + chunk, config.num_updates, rows, started)
+    bar = tqdm(
+        total=config.num_updates,
+        initial=int(runner.update),
+        unit="update",
+        disable=not progress,
+        file=sys.stderr,
+    )
+    with bar:
+        while (done := int(runner.update)) < config.num_updates:
+            runner, metrics = run_chunk(runner, env_params)
+            rows += _json_rows(jax.device_get(metrics), chunk)
+            if checkpoints is not None and checkpoint_every:
+                checkpoints.save(done + chunk, runner, rows)
+            bar.set_postfix(_recent(rows), refresh=False)
+            bar.update(chunk)
     return runner, rows, ppo

@@ -1,0 +1,253 @@
+"""A trained controller in your own training loop: an optax transformation for
+its LR decisions, and a small helper for the decisions that touch the weights.
+
+    controller = controllers.load("meta-tiny-v0")
+    optimizer = optax.chain(
+        optax.sgd(0.1, momentum=0.9),  # your optimizer, at your initial LR
+        controllers.steer(controller, initial_lr=0.1, budget=30),
+    )
+    opt_state = optimizer.init(params)
+    steering = controllers.Steering(controller, optimizer, params, opt_state)
+    for step in range(...):
+        loss, grads = jax.value_and_grad(loss_fn)(params, batch)
+        updates, opt_state = optimizer.update(
+            grads, opt_state, params, value=loss, score=holdout_accuracy
+        )
+        params = optax.apply_updates(params, updates)
+        params, opt_state, stop = steering.after_step(params, opt_state)
+        if stop:
+            break
+
+Every T (`inner_steps`) updates it does what the env does after T inner steps:
+it turns the block's losses (means over `loss_every` steps), the LR, the score
+and the progress through the `budget` into one observation record, asks the
+controller, and scales the next T updates by the LR it chose (within
+[lr_min, lr_max]). The score is what the controller was trained on: Thresholdout
+of training and holdout accuracy; your holdout accuracy is the closest thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from autotrain_jax import actions
+from autotrain_jax.observation import record
+from autotrain_jax.params import EnvParams
+
+
+class SteerState(NamedTuple):
+    """What `steer` carries between updates."""
+
+    count: jax.Array  # () int32, updates so far
+    loss_sums: jax.Array  # (K,) float32, this block's loss sums per loss_every
+    lr: jax.Array  # () float32, the LR of the current block
+    records: jax.Array  # (H, F) float32, the controller's observation
+    time: jax.Array  # () int32, blocks of T updates done
+    first_loss: jax.Array  # () float32, the run's first block loss (scale_free)
+    score: jax.Array  # () float32, the last score given
+    train_accuracy: jax.Array  # () float32, the last training accuracy given
+    control: actions.Control  # the controller's last decision
+
+
+def steer(
+    controller,
+    initial_lr: float,
+    budget: int,
+    *,
+    lr_min: float | None = None,
+    lr_max: float | None = None,
+) -> optax.GradientTransformationExtraArgs:
+    """Scales updates by the controller's LR over `initial_lr`, deciding every
+    `controller.env_config.inner_steps` updates.
+
+    Chain it after an optimizer whose LR is `initial_lr` (the LR the controller
+    starts from). `update(updates, state, params, *, value, score=None,
+    train_accuracy=None)`: `value` is this update's training loss; `score` (a
+    holdout accuracy, say) and `train_accuracy` are read at the end of a block
+    when given, else the last ones given are kept (`train_accuracy` defaults to
+    `score`). The last decision is `state.control`; `Steering` applies its
+    rewind, re-init and stop.
+
+    Args:
+      controller: a `controllers.Controller`.
+      initial_lr: the LR the chained optimizer applies.
+      budget: the run's length in blocks of T updates (its progress input).
+      lr_min, lr_max: the LR's range (default: the env's, 1e-5 and 1).
+
+    Raises:
+      ValueError: for a controller whose observation needs what a training loop
+        does not have (the `self_play` batch size, `observe_task`), or bad
+        `initial_lr` / `budget`.
+    """
+    config = controller.env_config
+    if config.action_set == "self_play" or config.observe_task:
+        raise ValueError(
+            "steer supports controllers with action_set in ('full', 'reduced', "
+            f"'continuous') and observe_task=False, got {config.action_set!r}, "
+            f"observe_task={config.observe_task}"
+        )
+    if not initial_lr > 0 or not int(budget) >= 1:
+        raise ValueError(
+            f"initial_lr must be > 0 and budget >= 1, got {initial_lr}, {budget}"
+        )
+    defaults = EnvParams(data=None)
+    params = defaults.replace(
+        lr_min=defaults.lr_min if lr_min is None else lr_min,
+        lr_max=defaults.lr_max if lr_max is None else lr_max,
+    )
+    period, every = config.inner_steps, config.loss_every
+
+    def decide(state: SteerState) -> SteerState:
+        """Asks the controller; the LR it chose holds for the next block."""
+        control = actions.decode(controller.policy(None, state.records), params, config)
+        lr = jnp.clip(state.lr * control.lr_factor, params.lr_min, params.lr_max)
+        return state._replace(lr=lr.astype(jnp.float32), control=control)
+
+    def init_fn(_) -> SteerState:
+        zeros = jnp.zeros((config.history, config.record_size), jnp.float32)
+        state = SteerState(
+            count=jnp.int32(0),
+            loss_sums=jnp.zeros(config.num_losses, jnp.float32),
+            lr=jnp.float32(initial_lr),
+            records=zeros,
+            time=jnp.int32(0),
+            first_loss=jnp.float32(0),
+            score=jnp.float32(0),
+            train_accuracy=jnp.float32(0),
+            control=actions.decode(actions.keep(config), params, config),
+        )
+        return decide(state)  # the env's first action, on its all-zero reset obs
+
+    def end_block(state: SteerState) -> SteerState:
+        losses = state.loss_sums / every
+        first_loss = jnp.where(state.first_loss == 0, losses[0], state.first_loss)
+        time = state.time + 1
+        new = record(
+            config,
+            losses,
+            lr=state.lr,
+            score=state.score,
+            train_accuracy=state.train_accuracy,
+            progress=time / budget,
+            first_loss=first_loss,
+            max_loss=params.max_loss,
+        )
+        records = jnp.concatenate([state.records[1:], new[None]])
+        state = state._replace(
+            loss_sums=jnp.zeros_like(state.loss_sums),
+            records=records,
+            time=time,
+            first_loss=first_loss,
+        )
+        return decide(state)
+
+    def update_fn(updates, state: SteerState, params=None, *, value, **extra):
+        del params
+        scale = state.lr / initial_lr  # this update belongs to the current block
+        updates = jax.tree.map(lambda u: (u * scale).astype(u.dtype), updates)
+        slot = (state.count % period) // every
+        state = state._replace(
+            count=state.count + 1,
+            loss_sums=state.loss_sums.at[slot].add(jnp.asarray(value, jnp.float32)),
+            score=_given(extra.get("score"), state.score),
+            train_accuracy=_given(
+                extra.get("train_accuracy", extra.get("score")), state.train_accuracy
+            ),
+        )
+        state = jax.lax.cond(state.count % period == 0, end_block, lambda s: s, state)
+        return updates, state
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _given(value, last: jax.Array) -> jax.Array:
+    return last if value is None else jnp.asarray(value, jnp.float32)
+
+
+class Steering:
+    """Applies the decisions of a `steer` transformation that touch the weights:
+    rewind (it keeps the last H weights and optimizer states, one per block),
+    re-initialise, and stop.
+
+    Args:
+      controller: the controller `steer` uses.
+      optimizer: the whole chained optimizer (for a re-init's fresh state).
+      params, opt_state: the weights and optimizer state training starts from
+        (the first snapshot, as the env's history holds the initial weights).
+      init_params: `key -> params` for re-initialisations; None restarts from
+        `params`.
+      key: the key re-initialisations draw from.
+    """
+
+    def __init__(
+        self,
+        controller,
+        optimizer: optax.GradientTransformation,
+        params,
+        opt_state,
+        init_params: Callable[[jax.Array], Any] | None = None,
+        key: jax.Array | None = None,
+    ):
+        self._history = controller.env_config.history
+        self._optimizer = optimizer
+        self._initial = params
+        self._init_params = init_params
+        self._key = jax.random.key(0) if key is None else key
+        self._snapshots: list[tuple[Any, Any]] = [(params, opt_state)]
+        self._time = int(_find(opt_state).time)
+
+    def after_step(self, params, opt_state) -> tuple[Any, Any, bool]:
+        """Call after every update. At a block's end, snapshots the weights and
+        applies the controller's decision.
+
+        Returns:
+          (params, opt_state, stop): the weights and optimizer state to go on
+          from (a rewind restores an older pair, keeping the steering state),
+          and whether the controller stopped the run.
+        """
+        state = _find(opt_state)
+        if int(state.time) == self._time:  # not at a block's end
+            return params, opt_state, False
+        self._time = int(state.time)
+        self._snapshots = [*self._snapshots, (params, opt_state)][-self._history :]
+        control = jax.device_get(state.control)
+        rewind = min(int(control.rewind), len(self._snapshots) - 1)
+        if rewind:
+            self._snapshots = self._snapshots[: len(self._snapshots) - rewind]
+            params, old = self._snapshots[-1]
+            opt_state = _with_steering(old, state)
+        if bool(control.stop):
+            return params, opt_state, True
+        if bool(control.reinit):
+            self._key, key = jax.random.split(self._key)
+            init = self._init_params
+            params = self._initial if init is None else init(key)
+            opt_state = _with_steering(self._optimizer.init(params), state)
+            self._snapshots = [(params, opt_state)]
+        return params, opt_state, False
+
+
+def _is_steer(x) -> bool:
+    return isinstance(x, SteerState)
+
+
+def _find(opt_state) -> SteerState:
+    found = [x for x in jax.tree.leaves(opt_state, is_leaf=_is_steer) if _is_steer(x)]
+    if len(found) != 1:
+        raise ValueError(
+            f"opt_state must hold one steer() state, found {len(found)}: chain "
+            "controllers.steer(...) into the optimizer"
+        )
+    return found[0]
+
+
+def _with_steering(opt_state, steering: SteerState):
+    """`opt_state` with its steer() state replaced by `steering`."""
+    return jax.tree.map(
+        lambda x: steering if _is_steer(x) else x, opt_state, is_leaf=_is_steer
+    )

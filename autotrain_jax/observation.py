@@ -1,0 +1,58 @@
+"""The observation record: what one environment step shows the agent.
+
+One function for the env and for `controllers.steer`, which builds the same
+records from a user's own training loop.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from autotrain_jax.config import EnvConfig
+from autotrain_jax.scoring import finite_losses
+
+
+def record(
+    config: EnvConfig,
+    losses: jax.Array,
+    *,
+    lr: jax.Array,
+    score: jax.Array,
+    train_accuracy: jax.Array,
+    progress: jax.Array,
+    first_loss: jax.Array,
+    max_loss: float,
+    batch_size: jax.Array | None = None,
+    task: tuple[jax.Array, jax.Array] | None = None,
+) -> jax.Array:
+    """One record, shape `(config.record_size,)` float32 (see
+    `EnvConfig.observation`).
+
+    Args:
+      losses: (K,) the block's training losses (means over `loss_every` steps);
+        non-finite ones are shown as `max_loss`.
+      lr: the LR the block trained with.
+      score, train_accuracy: Thresholdout's score and the training accuracy
+        after the block.
+      progress: blocks done, including this one, over the budget.
+      first_loss: the episode's first loss (0 before it): `scale_free`'s scale.
+      batch_size: the block's batch size over the configured one (`self_play`).
+      task: (budget, train_size) of the episode (`observe_task`).
+    """
+    losses = finite_losses(losses, max_loss)
+    if config.observation == "scale_free":
+        first = jnp.where(first_loss > 0, first_loss, losses[0])
+        relative = jnp.log(jnp.maximum(losses, 1e-8) / jnp.maximum(first, 1e-8))
+        extra = [jnp.log10(lr), score, train_accuracy, progress]
+        features = [jnp.clip(relative, -20.0, 20.0), jnp.stack(extra)]
+    else:
+        features = [losses, lr[None], score[None]]
+    if config.observation == "extended":
+        extra = [jnp.log10(lr), train_accuracy, progress]
+        features.append(jnp.stack(extra))
+    if config.action_set == "self_play":
+        features.append(jnp.log2(batch_size)[None])
+    if config.observe_task:
+        features.append(jnp.log10(jnp.stack(task).astype(jnp.float32)))
+    return jnp.concatenate(features).astype(jnp.float32)

@@ -1,0 +1,52 @@
+"""The `autotrain-jax` command line (its `train` runs in conftest's tiny_ppo_run)."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from autotrain_jax import cli
+
+
+def test_the_console_script_is_installed_and_lists_its_commands():
+    script = shutil.which("autotrain-jax")
+    assert script, "pip install -e . installs the autotrain-jax console script"
+    shown = subprocess.run(
+        [script, "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for command in ("envs", "train", "evaluate", "compare", "bench"):
+        assert command in shown
+
+
+def test_envs_lists_every_preset_with_its_settings(capsys):
+    cli.main(["envs"])
+    shown = capsys.readouterr().out
+    for name in ("mnist-mlp", "cifar10-cnn", "tiny"):
+        assert f"{name}: " in shown
+    assert "inner_steps = 10" in shown and "max_steps_in_episode = 8" in shown
+
+
+def test_bad_ppo_and_env_settings_fail_before_any_data_is_read(tmp_path):
+    out = str(tmp_path / "run")
+    with pytest.raises(ValueError, match="unknown --ppo fields.*'lr'"):
+        cli.main(["train", "tiny", "--ppo", "learning_rate=1e-3", "--out", out])
+    with pytest.raises(ValueError, match="num_minibatches"):
+        cli.main(["train", "tiny", "--ppo", "num_minibatches=7", "--out", out])
+    with pytest.raises(SystemExit):  # argparse: KEY=VALUE expected
+        cli.main(["evaluate", "meta-tiny-v0", "--env", "initial_lr"])
+    with pytest.raises(SystemExit):
+        cli.main(["evaluate", "meta-tiny-v0", "--seeds", "1"])
+
+
+def test_evaluate_pairs_a_shipped_controller_with_the_constant(capsys):
+    results = cli.main(
+        ["evaluate", "meta-tiny-v0", "--seeds", "2", "--json"]
+        + ["--env", "max_steps_in_episode=3", "--env", "initial_lr=1e-4"]
+    )
+    assert json.loads(capsys.readouterr().out) == results
+    assert set(results) == {"controller", "constant LR"}
+    for rows in results.values():
+        assert len(rows["test_accuracy"]) == 2
+        assert all(0.0 < a <= 1.0 for a in rows["test_accuracy"])
+    assert results["constant LR"]["inner_steps"] == [3 * 10] * 2  # budget x T

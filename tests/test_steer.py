@@ -1,0 +1,135 @@
+"""A controller in a user's own optax loop takes the env's decisions."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from autotrain_jax import actions, controllers
+from autotrain_jax.controllers.steer import Steering, SteerState, steer
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return controllers.load("meta-tiny-v0")
+
+
+@pytest.mark.parametrize("initial_lr", [1e-4, 1.0])
+def test_steer_takes_the_envs_decisions_on_the_envs_losses_and_scores(
+    shipped, initial_lr
+):
+    budget = 10
+    env, params = shipped.make_env(initial_lr=initial_lr, max_steps_in_episode=budget)
+    obs, state = env.reset(jax.random.key(0), params)
+    step_env, observations, logs = jax.jit(env.step_env), [], []
+    for t in range(budget):  # the env's episode under the controller
+        action = shipped.policy(None, obs)
+        obs, state, _, terminated, info = step_env(
+            jax.random.key(t + 1), state, action, params
+        )
+        observations.append(obs)
+        logs.append({**info, "alive": True})
+        if terminated:
+            break
+    log = jax.tree.map(lambda *x: np.stack(x), *jax.device_get(logs))
+    config = shipped.env_config
+    period, every = config.inner_steps, config.loss_every
+
+    optimizer = steer(shipped, initial_lr=initial_lr, budget=budget)
+    state = optimizer.init(None)  # (weights unused)
+    update = jax.jit(optimizer.update)
+    decisions = [state.control]  # the first on the all-zero observation, as the env
+    lrs = [float(state.lr)]  # the LR of each block, as the adapter chose it
+    for block in np.flatnonzero(log["alive"] & ~log["stop"]):
+        for step in range(period):
+            updates, state = update(
+                {"w": jnp.ones(2)},
+                state,
+                value=log["losses"][block, step // every],
+                score=log["score"][block],
+                train_accuracy=log["train_accuracy"][block],
+            )
+            np.testing.assert_allclose(updates["w"], lrs[-1] / initial_lr, rtol=1e-6)
+        np.testing.assert_allclose(  # the record the env showed the controller
+            state.records, observations[block], rtol=1e-5, atol=1e-6
+        )
+        decisions.append(state.control)
+        lrs.append(float(state.lr))
+
+    alive = log["alive"]  # env step t acted on the decision after block t - 1
+    taken = jax.tree.map(lambda *x: np.stack(x)[: alive.sum()], *decisions)
+    np.testing.assert_array_equal(taken.lr_factor, log["lr_factor"][alive])
+    np.testing.assert_array_equal(taken.stop, log["stop"][alive])
+    np.testing.assert_array_equal(taken.reinit, log["reinit"][alive])
+    trained = alive & ~log["stop"]
+    np.testing.assert_allclose(lrs[: trained.sum()], log["lr"][trained], rtol=1e-6)
+    assert max(lrs) / min(lrs) > 10  # it did steer: from 1e-4 up, or from 1 down
+
+
+def _state_after_block(control: actions.Control, time: int) -> SteerState:
+    zeros = jnp.zeros(2)
+    return SteerState(
+        count=jnp.int32(10 * time),
+        loss_sums=zeros,
+        lr=jnp.float32(0.1),
+        records=jnp.zeros((3, 6)),
+        time=jnp.int32(time),
+        first_loss=jnp.float32(1.0),
+        score=jnp.float32(0.5),
+        train_accuracy=jnp.float32(0.5),
+        control=control,
+    )
+
+
+def _control(**changes) -> actions.Control:
+    keep = actions.Control(
+        lr_factor=jnp.float32(1.0),
+        rewind=jnp.int32(0),
+        batch_factor=jnp.float32(1.0),
+        reinit=jnp.bool_(False),
+        stop=jnp.bool_(False),
+        invalid=jnp.bool_(False),
+    )
+    return keep._replace(**{k: jnp.asarray(v) for k, v in changes.items()})
+
+
+def test_steering_rewinds_reinitialises_and_stops(shipped):
+    optimizer = optax.chain(optax.sgd(0.1), steer(shipped, 0.1, budget=10))
+    inner = optax.sgd(0.1).init({"w": jnp.zeros(2)})
+
+    def opt(time, **control):
+        return (inner, _state_after_block(_control(**control), time))
+
+    start = {"w": jnp.zeros(2)}
+    steering = Steering(shipped, optimizer, start, opt(0), init_params=None)
+    weights = [{"w": jnp.full(2, float(t))} for t in range(1, 4)]
+    for t, w in enumerate(weights[:2], start=1):  # two plain blocks
+        params, _, stop = steering.after_step(w, opt(t))
+        assert params is w and not stop
+    params, _, stop = steering.after_step(weights[2], opt(2))  # mid-block
+    assert params is weights[2] and not stop
+
+    params, state, stop = steering.after_step(weights[2], opt(3, rewind=2))
+    assert float(params["w"][0]) == 1.0 and not stop  # H = 3 kept w1, w2, w3
+    assert int(state[1].time) == 3  # the steering state is the current one
+
+    params, state, stop = steering.after_step(weights[0], opt(4, reinit=True))
+    assert float(params["w"][0]) == 0.0 and not stop  # back to the start weights
+    params, _, stop = steering.after_step(weights[1], opt(5, stop=True))
+    assert stop and params is weights[1]
+
+
+def test_steer_refuses_what_a_training_loop_cannot_observe(shipped):
+    self_play = dataclasses.replace(
+        shipped,
+        env_config=dataclasses.replace(shipped.env_config, action_set="self_play"),
+    )
+    with pytest.raises(ValueError, match="action_set"):
+        steer(self_play, 0.1, budget=10)
+    with pytest.raises(ValueError, match="budget"):
+        steer(shipped, 0.1, budget=0)
+    with pytest.raises(ValueError, match="steer"):
+        Steering(shipped, optax.sgd(0.1), {}, optax.sgd(0.1).init({}))
