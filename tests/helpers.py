@@ -36,3 +36,13 @@ def load_script(relative_path: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def readme_snippets(heading: str) -> list[str]:
+    """The ```python blocks of README.md's section whose heading starts with
+    `heading`, so that a test runs them as a reader would."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index(f"\n### {heading}")
+    ends = [text.find(mark, start + 1) for mark in ("\n## ", "\n### ")]
+    section = text[start : min((e for e in ends if e != -1), default=len(text))]
+    return [block.split("```")[0] for block in section.split("```python\n")[1:]]

@@ -5,6 +5,7 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from helpers import readme_snippets
 
 import autotrain_jax as at
 from autotrain_jax.gymnasium import (
@@ -17,6 +18,15 @@ from autotrain_jax.gymnasium import (
 @pytest.fixture(scope="module")
 def single():
     return AutoTrainGymnasiumEnv("tiny")
+
+
+def test_the_readme_snippet_runs():
+    (snippet,) = readme_snippets("Use it from Gymnasium")
+    scope = {}
+    exec(snippet, scope)
+    assert scope["obs"].shape == scope["env"].observation_space.shape
+    assert scope["vec"].num_envs == 64
+    scope["vec"].close()
 
 
 def test_every_preset_is_registered_with_gymnasium():

@@ -13,6 +13,7 @@ import optax
 import pytest
 from gymnax.environments import environment, spaces
 from gymnax.wrappers.purerl import FlattenObservationWrapper, LogWrapper
+from helpers import readme_snippets
 
 import autotrain_jax as at
 
@@ -116,29 +117,23 @@ def test_a_purejaxrl_style_loop_trains_on_the_env():
     assert int(finished.sum()) > 0  # tiny episodes are 8 steps: some ended
 
 
-def test_rejax_ppo_trains_on_the_env_through_the_legacy_wrapper(tiny):
-    rejax = pytest.importorskip("rejax", reason="the interop extra is not installed")
-    from rejax.evaluate import evaluate
+def test_the_readme_gymnax_snippet_runs_with_gymnax_wrappers():
+    gymnax_snippet, _ = readme_snippets("Use it from gymnax")
+    scope = {}
+    exec(gymnax_snippet, scope)
+    env, params, legacy = scope["env"], scope["params"], scope["legacy"]
+    obs, state = env.reset(jax.random.key(0), params)
+    assert obs.shape == (env.observation_space(params).shape[0],)  # flattened
+    obs, state, reward, done, info = legacy.step(jax.random.key(1), state, 0, params)
+    assert "returned_episode_returns" in info and np.isfinite(reward)  # LogWrapper's
 
-    env, params, _, _ = tiny
-    algo = rejax.PPO.create(
-        env=at.LegacyWrapper(env),  # rejax 0.1 steps with the 5-tuple API
-        env_params=params,
-        num_envs=4,
-        num_steps=8,
-        num_epochs=1,
-        num_minibatches=2,
-        total_timesteps=128,
-        eval_freq=128,
-        skip_initial_evaluation=True,
-    )
 
-    def four_episodes(algo, train_state, rng):  # rejax's default runs 128
-        act = algo.make_act(train_state)
-        return evaluate(act, rng, algo.env, algo.env_params, 4, 8)
-
-    algo = algo.replace(eval_callback=four_episodes)
-    train_state, (lengths, returns) = jax.jit(algo.train)(jax.random.key(0))
-    assert int(train_state.global_step) == 128
-    assert lengths.shape == returns.shape == (1, 4)
+def test_the_readme_rejax_snippet_trains_ppo_through_the_legacy_wrapper():
+    pytest.importorskip("rejax", reason="the interop extra is not installed")
+    _, rejax_snippet = readme_snippets("Use it from gymnax")
+    scope = {}
+    exec(rejax_snippet, scope)
+    assert int(scope["train_state"].global_step) == 128
+    lengths, returns = scope["lengths"], scope["returns"]
+    assert lengths.shape == returns.shape == (1, 128)  # rejax's 128 eval episodes
     assert np.all(np.isfinite(returns)) and np.all((lengths >= 1) & (lengths <= 8))

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import load_script
 
 from autotrain_jax import actions, controllers
 from autotrain_jax.controllers.steer import Steering, SteerState, steer
@@ -133,3 +134,12 @@ def test_steer_refuses_what_a_training_loop_cannot_observe(shipped):
         steer(shipped, 0.1, budget=0)
     with pytest.raises(ValueError, match="steer"):
         Steering(shipped, optax.sgd(0.1), {}, optax.sgd(0.1).init({}))
+
+
+def test_the_example_steers_a_user_model_and_prints_both_accuracies(capsys):
+    example = load_script("examples/steer_your_training.py")
+    results = example.main(["--blocks", "3", "--initial-lr", "1e-4"])
+    assert set(results) == {"constant LR", "controller"}
+    assert all(0.0 < acc <= 1.0 for acc in results.values())
+    printed = capsys.readouterr().out
+    assert "constant LR: test accuracy" in printed and "controller:" in printed
