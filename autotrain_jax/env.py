@@ -118,7 +118,7 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
 
     @property
     def name(self) -> str:
-        """ "AutoTrain" (the preset is in `config`)."""
+        """The env's name, "AutoTrain" (the preset is in `config`)."""
         return "AutoTrain"
 
     @property
