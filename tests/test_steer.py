@@ -106,20 +106,26 @@ def test_steering_rewinds_reinitialises_and_stops(shipped):
 
     start = {"w": jnp.zeros(2)}
     steering = Steering(shipped, optimizer, start, opt(0), init_params=None)
+
+    def block(params, opt_state):
+        """T updates: the first T - 1 change nothing, the T-th ends the block."""
+        for _ in range(shipped.env_config.inner_steps - 1):
+            unchanged, _, stop = steering.after_step(params, opt_state)
+            assert unchanged is params and not stop
+        return steering.after_step(params, opt_state)
+
     weights = [{"w": jnp.full(2, float(t))} for t in range(1, 4)]
     for t, w in enumerate(weights[:2], start=1):  # two plain blocks
-        params, _, stop = steering.after_step(w, opt(t))
+        params, _, stop = block(w, opt(t))
         assert params is w and not stop
-    params, _, stop = steering.after_step(weights[2], opt(2))  # mid-block
-    assert params is weights[2] and not stop
 
-    params, state, stop = steering.after_step(weights[2], opt(3, rewind=2))
+    params, state, stop = block(weights[2], opt(3, rewind=2))
     assert float(params["w"][0]) == 1.0 and not stop  # H = 3 kept w1, w2, w3
     assert int(state[1].time) == 3  # the steering state is the current one
 
-    params, state, stop = steering.after_step(weights[0], opt(4, reinit=True))
+    params, state, stop = block(weights[0], opt(4, reinit=True))
     assert float(params["w"][0]) == 0.0 and not stop  # back to the start weights
-    params, _, stop = steering.after_step(weights[1], opt(5, stop=True))
+    params, _, stop = block(weights[1], opt(5, stop=True))
     assert stop and params is weights[1]
 
 

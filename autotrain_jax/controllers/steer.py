@@ -199,21 +199,24 @@ class Steering:
         self._init_params = init_params
         self._key = jax.random.key(0) if key is None else key
         self._snapshots: list[tuple[Any, Any]] = [(params, opt_state)]
-        self._time = int(_find(opt_state).time)
+        self._period = controller.env_config.inner_steps
+        # Updates counted here, so that no update but a block's last waits on
+        # the device to read the steering state.
+        self._count = int(_find(opt_state).count)
 
     def after_step(self, params, opt_state) -> tuple[Any, Any, bool]:
-        """Call after every update. At a block's end, snapshots the weights and
-        applies the controller's decision.
+        """Call after every update (and only then: it counts them). At a block's
+        end, snapshots the weights and applies the controller's decision.
 
         Returns:
           (params, opt_state, stop): the weights and optimizer state to go on
           from (a rewind restores an older pair, keeping the steering state),
           and whether the controller stopped the run.
         """
-        state = _find(opt_state)
-        if int(state.time) == self._time:  # not at a block's end
+        self._count += 1
+        if self._count % self._period:  # not at a block's end
             return params, opt_state, False
-        self._time = int(state.time)
+        state = _find(opt_state)
         self._snapshots = [*self._snapshots, (params, opt_state)][-self._history :]
         control = jax.device_get(state.control)
         rewind = min(int(control.rewind), len(self._snapshots) - 1)
