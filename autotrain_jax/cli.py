@@ -118,10 +118,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> dict | None:
-    """Entry point of the `autotrain-jax` console script; returns `train`'s
-    evaluation summary and `evaluate`'s per-seed results."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+def main() -> None:
+    """Entry point of the `autotrain-jax` console script (`run(sys.argv[1:])`;
+    its return value is for Python callers, not the exit status)."""
+    run(sys.argv[1:])
+
+
+def run(argv: list[str]) -> dict | None:
+    """Runs the command line `argv`; returns `train`'s evaluation summary and
+    `evaluate`'s per-seed results."""
+    argv = list(argv)
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
     if args.command == "envs":

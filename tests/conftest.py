@@ -57,5 +57,5 @@ def tiny_ppo_run(tmp_path_factory):
     argv += ["--eval-seeds", "2", "--out", str(out), "--quiet"]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        summary = cli.main(argv)
+        summary = cli.run(argv)
     return out, summary, printed.getvalue()

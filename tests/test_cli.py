@@ -20,7 +20,7 @@ def test_the_console_script_is_installed_and_lists_its_commands():
 
 
 def test_envs_lists_every_preset_with_its_settings(capsys):
-    cli.main(["envs"])
+    cli.run(["envs"])
     shown = capsys.readouterr().out
     for name in ("mnist-mlp", "cifar10-cnn", "tiny"):
         assert f"{name}: " in shown
@@ -30,17 +30,17 @@ def test_envs_lists_every_preset_with_its_settings(capsys):
 def test_bad_ppo_and_env_settings_fail_before_any_data_is_read(tmp_path):
     out = str(tmp_path / "run")
     with pytest.raises(ValueError, match="unknown --ppo fields.*'lr'"):
-        cli.main(["train", "tiny", "--ppo", "learning_rate=1e-3", "--out", out])
+        cli.run(["train", "tiny", "--ppo", "learning_rate=1e-3", "--out", out])
     with pytest.raises(ValueError, match="num_minibatches"):
-        cli.main(["train", "tiny", "--ppo", "num_minibatches=7", "--out", out])
+        cli.run(["train", "tiny", "--ppo", "num_minibatches=7", "--out", out])
     with pytest.raises(SystemExit):  # argparse: KEY=VALUE expected
-        cli.main(["evaluate", "meta-tiny-v0", "--env", "initial_lr"])
+        cli.run(["evaluate", "meta-tiny-v0", "--env", "initial_lr"])
     with pytest.raises(SystemExit):
-        cli.main(["evaluate", "meta-tiny-v0", "--seeds", "1"])
+        cli.run(["evaluate", "meta-tiny-v0", "--seeds", "1"])
 
 
 def test_evaluate_pairs_a_shipped_controller_with_the_constant(capsys):
-    results = cli.main(
+    results = cli.run(
         ["evaluate", "meta-tiny-v0", "--seeds", "2", "--json"]
         + ["--env", "max_steps_in_episode=3", "--env", "initial_lr=1e-4"]
     )
@@ -50,3 +50,10 @@ def test_evaluate_pairs_a_shipped_controller_with_the_constant(capsys):
         assert len(rows["test_accuracy"]) == 2
         assert all(0.0 < a <= 1.0 for a in rows["test_accuracy"])
     assert results["constant LR"]["inner_steps"] == [3 * 10] * 2  # budget x T
+
+
+def test_the_console_script_exits_0_whatever_the_command_returns(monkeypatch):
+    # `sys.exit(main())` is how console scripts end: a returned summary would
+    # be printed to stderr and exit with status 1.
+    monkeypatch.setattr(cli, "run", lambda argv: {"a": "summary"})
+    assert cli.main() is None
