@@ -1,5 +1,13 @@
 """autotrain_jax: a vectorised JAX environment for learning to steer training."""
 
+# ruff: noqa: E402 (the imports below must follow distributed.initialize())
+
+# First: join a multi-process run if the environment describes one, before any
+# import below (gymnax's) starts JAX's backend. See autotrain_jax.distributed.
+from autotrain_jax import distributed
+
+distributed.initialize()
+
 from autotrain_jax.actions import Control, decode, encode_continuous, num_actions
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.data import Dataset, from_arrays, load_dataset

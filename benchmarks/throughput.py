@@ -7,9 +7,10 @@ For each (N envs, T inner steps): env steps/s of `jit(vmap(env.step))` in a
 `lax.scan` with uniformly random actions; the bare ceiling, the same inner training
 (model, batch, optimizer, T, N) as a plain vmapped `lax.scan` with no environment
 logic; compile time; XLA's memory estimate; state bytes per env. Optionally the
-sequential PyTorch reference (`--torch`), PPO end to end (`--ppo`) and scaling
-over 1, 2, 4 simulated host devices (`--devices`). Every ratio compares numbers
-measured in the same run.
+sequential PyTorch reference (`--torch`), PPO end to end (`--ppo`), and scaling
+over simulated host devices (`--devices 1,2,4`) or local processes joined by
+jax.distributed (`--processes 1,2`, each process building and stepping its share
+of the envs). Every ratio compares numbers measured in the same run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import os
 import pathlib
 import platform
+import socket
 import subprocess
 import sys
 import time
@@ -28,7 +30,12 @@ import jax.numpy as jnp
 
 import autotrain_jax as at
 from autotrain_jax.agents.ppo import PPOConfig, make_ppo
-from autotrain_jax.sharding import env_mesh, replicate, shard_envs
+from autotrain_jax.sharding import (
+    env_mesh,
+    envs_from_local,
+    local_rows,
+    replicate,
+)
 
 
 def timed(fn, *args, repeats: int):
@@ -112,9 +119,11 @@ def bench_env(
     """One row per action mode; the ceiling is timed once and shared."""
     env, params = preset_env(preset, inner_steps, data_dir)
     keys = jax.random.split(jax.random.key(0), num_envs)
-    _, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
-    if mesh is not None:
-        state, params = shard_envs(state, mesh), replicate(params, mesh)
+    rows = slice(None) if mesh is None else local_rows(num_envs, mesh)
+    _, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys[rows], params)
+    if mesh is not None:  # each process builds only its own rows
+        state = envs_from_local(state, mesh, num_envs)
+        params = replicate(params, mesh)
     ceiling = None
     if mesh is None:
         bare = bare_rollout(env, num_envs, num_steps)
@@ -173,23 +182,41 @@ def bench_ppo(preset, num_envs, inner_steps, updates, data_dir):
     }
 
 
-def bench_devices(preset, num_envs, inner_steps, num_steps, data_dir, counts):
-    """Runs this script per device count in a subprocess (XLA_FLAGS is per process)."""
+def bench_scaling(preset, num_envs, inner_steps, num_steps, data_dir, kind, counts):
+    """Env steps/s of one global batch per count of simulated devices (`kind`
+    "devices") or of local processes ("processes", one device each): this
+    script's worker, run in subprocesses (XLA_FLAGS and jax.distributed are per
+    process)."""
     results = []
     for count in counts:
-        environ = {
-            **os.environ,
-            "XLA_FLAGS": f"--xla_force_host_platform_device_count={count}",
-        }
-        command = [sys.executable, __file__, "--worker-devices", str(count)]
-        command += ["--preset", preset, "--envs", str(num_envs)]
-        command += ["--inner-steps", str(inner_steps), "--steps", str(num_steps)]
-        if data_dir:
-            command += ["--data-dir", data_dir]
-        output = subprocess.run(
-            command, env=environ, capture_output=True, text=True, check=True
-        ).stdout
-        results.append(json.loads(output.strip().splitlines()[-1]))
+        command = [sys.executable, __file__, "--worker", "--preset", preset]
+        command += ["--envs", str(num_envs), "--inner-steps", str(inner_steps)]
+        command += ["--steps", str(num_steps)]
+        command += ["--data-dir", data_dir] if data_dir else []
+        if kind == "devices":
+            flags = f"--xla_force_host_platform_device_count={count}"
+            environs = [{**os.environ, "XLA_FLAGS": flags}]
+        else:
+            with socket.socket() as sock:  # a free port for the coordinator
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            environs = [
+                {
+                    **os.environ,
+                    "AUTOTRAIN_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
+                    "AUTOTRAIN_NUM_PROCESSES": str(count),
+                    "AUTOTRAIN_PROCESS_ID": str(i),
+                }
+                for i in range(count)
+            ]
+        workers = [
+            subprocess.Popen(command, env=e, stdout=subprocess.PIPE, text=True)
+            for e in environs
+        ]
+        outputs = [w.communicate()[0] for w in workers]
+        if any(w.returncode for w in workers):
+            raise RuntimeError(f"a {kind} worker failed: {command}")
+        results.append(json.loads(outputs[0].strip().splitlines()[-1]))
     base = results[0]["env_steps_per_s"]
     for result in results:
         result["speedup"] = result["env_steps_per_s"] / base
@@ -233,11 +260,21 @@ def markdown(report: dict) -> str:
             f"{p['ppo_env_steps_per_s']:.1f} env steps/s vs env-only "
             f"{p['env_only_steps_per_s']:.1f}: ratio {p['ppo_over_env']:.3f}.",
         ]
-    if report.get("devices"):
-        lines += ["", "| devices | env steps/s | speedup |", "|---|---|---|"]
-        for d in report["devices"]:
+    for kind in ("devices", "processes"):
+        if not report.get(kind):
+            continue
+        r = report[kind][0]
+        lines += [
+            "",
+            f"Scaling over {kind} (N={r['num_envs']}, T={r['inner_steps']}):",
+            "",
+            "| processes | devices | env steps/s | speedup |",
+            "|---|---|---|---|",
+        ]
+        for d in report[kind]:
             lines.append(
-                f"| {d['devices']} | {d['env_steps_per_s']:.1f} | {d['speedup']:.2f} |"
+                f"| {d['processes']} | {d['devices']} | "
+                f"{d['env_steps_per_s']:.1f} | {d['speedup']:.2f} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -258,15 +295,18 @@ def parse_args(argv=None):
     parser.add_argument("--torch", action="store_true", help="PyTorch reference")
     parser.add_argument("--ppo", action="store_true", help="PPO end to end")
     parser.add_argument("--devices", default="", help="e.g. 1,2,4 (simulated on CPU)")
+    parser.add_argument(
+        "--processes", default="", help="e.g. 1,2 (local, joined by jax.distributed)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, < 2 min")
     parser.add_argument("--out", default=None, help="JSON path; .md written beside")
-    parser.add_argument("--worker-devices", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.worker_devices:
+    if args.worker:
         mesh = env_mesh()
         result = bench_env(
             args.preset,
@@ -277,7 +317,8 @@ def main(argv=None):
             args.data_dir,
             mesh,
         )[0]
-        print(json.dumps({"devices": jax.device_count(), **result}))
+        processes = {"processes": jax.process_count(), "devices": jax.device_count()}
+        print(json.dumps(processes | result))
         return
     if args.quick:
         args.envs, args.inner_steps, args.steps, args.repeats = "1,8", "10", 2, 2
@@ -322,11 +363,13 @@ def main(argv=None):
         }
     if args.ppo:
         report["ppo"] = bench_ppo(args.preset, max(envs), max(inner), 2, args.data_dir)
-    if args.devices:
-        counts = [int(c) for c in args.devices.split(",")]
-        report["devices"] = bench_devices(
-            args.preset, max(envs), max(inner), args.steps, args.data_dir, counts
-        )
+    for kind in ("devices", "processes"):
+        if getattr(args, kind):
+            counts = [int(c) for c in getattr(args, kind).split(",")]
+            sizes = (max(envs), max(inner), args.steps)
+            report[kind] = bench_scaling(
+                args.preset, *sizes, args.data_dir, kind, counts
+            )
     table = markdown(report)
     print(table)
     if args.out:

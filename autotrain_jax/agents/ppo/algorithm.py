@@ -129,7 +129,7 @@ class PPO(NamedTuple):
     """The pure functions of one PPO setup; `train = init + scan(update)`."""
 
     network: networks.ActorCritic
-    init: Callable  # (key, env_params) -> RunnerState
+    init: Callable  # (key, env_params, envs=slice(None)) -> RunnerState
     update: Callable  # (runner, env_params) -> (runner, metrics)
     run_updates: Callable  # (runner, env_params, num) -> (runner, metrics [num])
     train: Callable  # (key, env_params) -> (runner, metrics [num_updates])
@@ -163,13 +163,15 @@ def make_ppo(config: PPOConfig, env, curriculum: Curriculum | None = None) -> PP
     def normalize(stats, obs):
         return stats.normalize(obs) if config.normalize_obs else obs
 
-    def init(key, env_params) -> RunnerState:
+    def init(key, env_params, envs: slice = slice(None)) -> RunnerState:
+        # `envs`: the rows of the env batch to build (a process's share; all by
+        # default). Every row's reset key is the one a full init gives it.
         key_agent, key_env, key_run = jax.random.split(key, 3)
-        keys = jax.random.split(key_env, config.num_envs)
+        keys = jax.random.split(key_env, config.num_envs)[envs]
         env_params = stage(env_params, 0)
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
         agent_params = network.init(key_agent, obs[0])
-        zeros = jnp.zeros(config.num_envs)
+        zeros = jnp.zeros(len(keys))
         return RunnerState(
             agent_params=agent_params,
             opt_state=optimizer.init(agent_params),

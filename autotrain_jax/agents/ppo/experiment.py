@@ -93,8 +93,11 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     defaults = {"num_envs": 16, "num_steps": 16, "num_updates": 40, **(defaults or {})}
     args = parse_args(argv, preset, defaults)
     started = time.time()
+    # Across processes (see autotrain_jax.distributed) every process trains its
+    # share of the envs and evaluates the same replicated controller; process 0
+    # writes the run folder and prints.
+    primary = jax.process_index() == 0
     out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     overrides = {**defaults.get("env", {}), **dict(args.env)}
     config = ppo_config(args)  # its errors come before any data is read
     env, params = at.make_env(
@@ -104,10 +107,10 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         data_dir=args.data_dir,
         **overrides,
     )
-    _write_json(
-        out / "config.json",
-        _config_dict(preset, args, env, params, config) | {"make_env": overrides},
-    )
+    if primary:
+        out.mkdir(parents=True, exist_ok=True)
+        config_dict = _config_dict(preset, args, env, params, config)
+        _write_json(out / "config.json", config_dict | {"make_env": overrides})
 
     checkpoints = out / "checkpoints" if args.checkpoint_every else None
     runner, rows, _ = ppo_run.train_in_chunks(
@@ -119,11 +122,8 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         checkpoint_every=args.checkpoint_every,
         progress=not args.quiet,
     )
-    _write_json(out / "metrics.json", rows)
-    _plot_learning_curve(rows, out / "learning_curve.png")
     settings = {"action_set": args.action_set, "reward": args.reward, **overrides}
     trained = _controller(preset, settings, env, config, runner, args.seed)
-    trained.save(out)
     controller = trained.policy
 
     keys = jax.random.split(jax.random.key(args.seed + 1), args.eval_seeds)
@@ -134,12 +134,25 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     log, _ = jax.jit(lambda key, p: rollout(env, p, controller, key, horizon))(
         keys[0], params
     )
-    write_csv(episode_rows(log), out / "controlled_run.csv")
-    plot_episode(log, out / "controlled_run.png")
-
     summary = {name: _flat_summary(r) for name, r in results.items()}
     summary["wall_time_s"] = time.time() - started
+    if primary:
+        _write_run(out, rows, trained, log, summary)
+        _print_summary(summary, args.eval_seeds, out)
+    return summary
+
+
+def _write_run(out: pathlib.Path, rows, trained, log, summary) -> None:
+    """The run folder's outputs after training (config.json comes before)."""
+    _write_json(out / "metrics.json", rows)
+    _plot_learning_curve(rows, out / "learning_curve.png")
+    trained.save(out)
+    write_csv(episode_rows(log), out / "controlled_run.csv")
+    plot_episode(log, out / "controlled_run.png")
     _write_json(out / "evaluation.json", summary)
+
+
+def _print_summary(summary: dict, seeds: int, out: pathlib.Path) -> None:
     for name, label in (
         ("controller", "PPO controller"),
         ("constant_lr", "constant LR"),
@@ -147,11 +160,10 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         s = summary[name]
         print(
             f"{label:>15}: test accuracy {s['test_accuracy_mean']:.4f} "
-            f"± {s['test_accuracy_sd']:.4f} (mean ± sd, {args.eval_seeds} seeds), "
+            f"± {s['test_accuracy_sd']:.4f} (mean ± sd, {seeds} seeds), "
             f"inner steps {s['inner_steps_mean']:.0f}"
         )
     print(f"wall time {summary['wall_time_s']:.0f} s; outputs in {out}")
-    return summary
 
 
 def ppo_config(args: argparse.Namespace) -> PPOConfig:
@@ -226,8 +238,9 @@ def _controller(preset, settings, env, config, runner, seed, **provenance):
         settings=settings,
         env_config=env.config,
         ppo_config=config,
-        agent_params=runner.agent_params,
-        obs_stats=runner.obs_stats,
+        # Host copies: across processes the runner's arrays span all of them.
+        agent_params=jax.device_get(runner.agent_params),
+        obs_stats=jax.device_get(runner.obs_stats),
         provenance={
             "command": " ".join(["python", *sys.argv]),
             "env_steps": env_steps,

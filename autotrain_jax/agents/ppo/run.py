@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
 
 import jax
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
+from autotrain_jax import sharding
 from autotrain_jax.agents.ppo.algorithm import PPO, PPOConfig, RunnerState, make_ppo
 
 
@@ -29,13 +32,28 @@ def chunk_size(num_updates: int, checkpoint_every: int = 0, target_chunks: int =
     return min(divisors, key=lambda d: (abs(d - target), d))
 
 
-def _compiled(config: PPOConfig, env, chunk: int):
-    """PPO's functions with jitted init and chunk. Not cached across calls: a
-    cache would keep each env, and its dataset, alive for the process's life
-    (JAX's persistent compilation cache, when set, spares the recompiles)."""
-    ppo = make_ppo(config, env)
-    run_chunk = jax.jit(lambda runner, params: ppo.run_updates(runner, params, chunk))
-    return ppo, jax.jit(ppo.init), run_chunk
+BATCHED = ("env_state", "obs", "episode_return", "episode_length")
+
+
+def _start(ppo: PPO, config: PPOConfig, key, env_params, mesh: Mesh | None):
+    """The initial runner state and env params, with the jitted chunk's shardings.
+
+    With a mesh, they are global arrays: the env batch split over the mesh, each
+    process building only its own rows, and everything else replicated.
+    """
+    if mesh is None:
+        return jax.jit(ppo.init)(key, env_params), env_params, None
+    rows = sharding.local_rows(config.num_envs, mesh)
+    local = jax.jit(functools.partial(ppo.init, envs=rows))(key, env_params)
+    batched = {
+        name: sharding.envs_from_local(getattr(local, name), mesh, config.num_envs)
+        for name in BATCHED
+    }
+    unbatched = local._replace(**dict.fromkeys(BATCHED))
+    runner = sharding.replicate(unbatched, mesh)._replace(**batched)
+    env_params = sharding.replicate(env_params, mesh)
+    runner_shardings = jax.tree.map(lambda leaf: leaf.sharding, runner)
+    return runner, env_params, (runner_shardings, NamedSharding(mesh, PartitionSpec()))
 
 
 def _to_saveable(runner: RunnerState) -> RunnerState:
@@ -97,7 +115,8 @@ class Checkpoints:
         """Checkpoint `step` as (runner shaped like `template`, metric rows)."""
         args = self._ocp.args
         abstract = jax.tree.map(
-            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), _to_saveable(template)
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
+            _to_saveable(template),
         )
         restored = self._manager.restore(
             step,
@@ -127,6 +146,7 @@ def train_in_chunks(
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int = 0,
     progress: bool = True,
+    mesh: Mesh | None = None,
 ) -> tuple[RunnerState, list[dict], PPO]:
     """Trains like `make_train(config, env)(key, env_params)`, in compiled chunks.
 
@@ -134,13 +154,27 @@ def train_in_chunks(
     states, normaliser, key) and the metrics every `checkpoint_every` updates,
     and resumes from the newest complete checkpoint found there.
 
+    With a `mesh` (by default `sharding.env_mesh()` when several processes run,
+    see `autotrain_jax.distributed`), the env batch is split over its devices:
+    each process builds and steps only its own envs, while the agent, optimizer
+    and normaliser stay replicated and the metrics are global. Every process
+    calls this with the same arguments; the checkpoint folder must be one they
+    all reach (orbax writes each process's shards).
+
     Returns:
       the final runner state, one metrics row per update, and the `PPO` functions.
     """
     chunk = chunk_size(config.num_updates, checkpoint_every)
-    ppo, init, run_chunk = _compiled(config, env, chunk)
+    if mesh is None and jax.process_count() > 1:
+        mesh = sharding.env_mesh()
+    ppo = make_ppo(config, env)
+    runner, env_params, shardings = _start(ppo, config, key, env_params, mesh)
+    # With a mesh, the chunk's outputs keep its inputs' layout: one compile.
+    placement = {} if shardings is None else {"out_shardings": shardings}
+    run_chunk = jax.jit(
+        lambda runner, params: ppo.run_updates(runner, params, chunk), **placement
+    )
     checkpoints = Checkpoints(checkpoint_dir) if checkpoint_dir else None
-    runner = init(key, env_params)
     rows: list[dict] = []
     if checkpoints is not None and checkpoints.latest() is not None:
         runner, rows = checkpoints.restore(checkpoints.latest(), runner)
@@ -148,7 +182,7 @@ def train_in_chunks(
         total=config.num_updates,
         initial=int(runner.update),
         unit="update",
-        disable=not progress,
+        disable=not progress or jax.process_index() > 0,
         file=sys.stderr,
     )
     with bar:
