@@ -9,13 +9,12 @@ unsharded ("none") and placed over the local devices with `shard_envs` (with
 the divisibility errors in OUT/errors.json); with several, each process building
 its own rows and joining them with `envs_from_local` ("local").
 
-`--ppo` trains PPO on tiny (8 envs, 4 updates, checkpointed every 2 in
-OUT/checkpoints) with `train_in_chunks`, which splits the env batch over the
-processes when there are several, and writes the agent parameters and a report
-(metric rows, the env rows it held, the checkpoint it resumed from, those it
-wrote) to
-OUT/ppo-PROCESS_ID.npz and .json. $WORKER_SLEEP pauses after each checkpoint, so
-that the test can kill the processes mid-run.
+`--ppo` trains PPO on tiny (`helpers.checkpointed_run`: 8 envs, 4 updates,
+checkpointed every 2 in OUT/checkpoints) with `train_in_chunks`, which splits
+the env batch over the processes when there are several, and writes the agent
+parameters and a report (metric rows, the env rows it held, the checkpoint it
+resumed from, those it wrote) to OUT/ppo-PROCESS_ID.npz and .json. $WORKER_SLEEP
+pauses after each checkpoint, so that the test can kill the processes mid-run.
 """
 
 import argparse
@@ -27,14 +26,14 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from helpers import checkpointed_run  # tests/ is this script's sys.path[0]
 
 import autotrain_jax as at
 from autotrain_jax import sharding
-from autotrain_jax.agents.ppo import PPOConfig, run
+from autotrain_jax.agents.ppo import run
 
 NUM_ENVS = 8
 ENV_STEPS = 5
-PPO_CONFIG = PPOConfig(num_envs=NUM_ENVS, num_steps=4, num_updates=4)
 
 
 def rows_held(array: jax.Array) -> np.ndarray:
@@ -94,7 +93,7 @@ def divisibility_errors(out: pathlib.Path) -> None:
     (out / "errors.json").write_text(json.dumps(errors))
 
 
-def train_ppo(env, params, out: pathlib.Path) -> None:
+def train_ppo(out: pathlib.Path) -> None:
     pause = float(os.environ.get("WORKER_SLEEP", "0"))
     saved = []  # the checkpoints this launch wrote
     original = run.Checkpoints.save
@@ -107,15 +106,7 @@ def train_ppo(env, params, out: pathlib.Path) -> None:
     run.Checkpoints.save = save
     directory = out / "checkpoints"
     resumed_from = run.Checkpoints(directory).latest() if directory.exists() else None
-    runner, rows, _ = run.train_in_chunks(
-        PPO_CONFIG,
-        env,
-        params,
-        jax.random.key(2),
-        checkpoint_dir=directory,
-        checkpoint_every=2,
-        progress=False,
-    )
+    runner, rows = checkpointed_run(directory, num_updates=4, num_envs=NUM_ENVS)
     leaves = jax.device_get(jax.tree.leaves(runner.agent_params))
     np.savez(out / f"ppo-{jax.process_index()}.npz", *leaves)
     held = {range(NUM_ENVS)[s.index[0]] for s in runner.obs.addressable_shards}
@@ -134,15 +125,16 @@ def main() -> None:
     parser.add_argument("--env", action="store_true")
     parser.add_argument("--ppo", action="store_true")
     args = parser.parse_args()
-    env, params = at.make_env("tiny")
-    if args.env and jax.process_count() == 1:
-        step_envs(env, params, "none", args.out)
-        step_envs(env, params, "shard_envs", args.out)
-        divisibility_errors(args.out)
-    elif args.env:
-        step_envs(env, params, "local", args.out)
+    if args.env:
+        env, params = at.make_env("tiny")
+        if jax.process_count() == 1:
+            step_envs(env, params, "none", args.out)
+            step_envs(env, params, "shard_envs", args.out)
+            divisibility_errors(args.out)
+        else:
+            step_envs(env, params, "local", args.out)
     if args.ppo:
-        train_ppo(env, params, args.out)
+        train_ppo(args.out)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,10 @@ from autotrain_jax.agents.ppo import PPOConfig, run
 ROOT = pathlib.Path(__file__).parents[1]
 
 
-def checkpointed_run(directory, num_updates: int = 8):
+def checkpointed_run(directory, num_updates: int = 8, num_envs: int = 4):
     """The tiny PPO run, checkpointed every 2 updates: (runner, metric rows)."""
     env, params = at.make_env("tiny")
-    config = PPOConfig(num_envs=4, num_steps=4, num_updates=num_updates)
+    config = PPOConfig(num_envs=num_envs, num_steps=4, num_updates=num_updates)
     runner, rows, _ = run.train_in_chunks(
         config,
         env,
