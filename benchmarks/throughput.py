@@ -195,6 +195,7 @@ def bench_scaling(preset, num_envs, inner_steps, num_steps, data_dir, kind, coun
         command += ["--data-dir", data_dir] if data_dir else []
         if kind == "devices":
             flags = f"--xla_force_host_platform_device_count={count}"
+            flags = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
             environs = [{**os.environ, "XLA_FLAGS": flags}]
         else:
             with socket.socket() as sock:  # a free port for the coordinator
