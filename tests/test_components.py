@@ -1,5 +1,7 @@
 """Thresholdout, initialisation methods and the models."""
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -8,7 +10,12 @@ import pytest
 
 import autotrain_jax as at
 from autotrain_jax import thresholdout_score
-from autotrain_jax.models import INIT_METHODS, Conv3x3, method_initializer
+from autotrain_jax.models import (
+    INIT_METHODS,
+    Conv3x3,
+    max_pool2x2,
+    method_initializer,
+)
 
 DEFAULTS = dict(threshold=0.01, threshold_noise=0.02, answer_noise=0.005)
 
@@ -48,16 +55,36 @@ def test_method_initializer_matches_flax(index):
         )
 
 
-def test_conv3x3_im2col_equals_native_convolution():
+def test_conv3x3_im2col_equals_native_convolution_and_its_gradients():
     x = jax.random.normal(jax.random.key(0), (2, 9, 7, 3))
     params = Conv3x3(5, im2col=True).init(jax.random.key(1), x)
     params["params"]["bias"] = jnp.arange(5.0)
-    np.testing.assert_allclose(
-        Conv3x3(5, im2col=True).apply(params, x),
-        Conv3x3(5, im2col=False).apply(params, x),
-        rtol=1e-5,
-        atol=1e-5,
+    weights = jax.random.normal(jax.random.key(2), (2, 9, 7, 5))
+
+    def loss(im2col, params, x):
+        return jnp.sum(weights * Conv3x3(5, im2col=im2col).apply(params, x))
+
+    ours, theirs = (
+        jax.value_and_grad(loss, argnums=(1, 2))(im2col, params, x)
+        for im2col in (True, False)
     )
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(theirs), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_max_pool2x2_equals_flax_max_pool_and_its_gradient():
+    x = jax.random.normal(jax.random.key(0), (2, 9, 7, 3))  # odd: VALID drops
+    weights = jax.random.normal(jax.random.key(1), (2, 4, 3, 3))
+
+    def loss(pool, x):
+        return jnp.sum(weights * pool(x))
+
+    flax_pool = functools.partial(nn.max_pool, window_shape=(2, 2), strides=(2, 2))
+    for pool in (max_pool2x2, flax_pool):
+        assert pool(x).shape == (2, 4, 3, 3)
+    np.testing.assert_array_equal(max_pool2x2(x), flax_pool(x))
+    gradient = jax.grad(loss, argnums=1)
+    np.testing.assert_array_equal(gradient(max_pool2x2, x), gradient(flax_pool, x))
 
 
 def test_cnn_preset_steps_on_colour_images():
