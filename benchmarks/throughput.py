@@ -16,6 +16,7 @@ of the envs). Every ratio compares numbers measured in the same run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -30,12 +31,14 @@ import jax.numpy as jnp
 
 import autotrain_jax as at
 from autotrain_jax.agents.ppo import PPOConfig, make_ppo
+from autotrain_jax.models import make_model
 from autotrain_jax.sharding import (
     env_mesh,
     envs_from_local,
     local_rows,
     replicate,
 )
+from autotrain_jax.training import make_optimizer, make_train_fn
 
 
 def timed(fn, *args, repeats: int):
@@ -106,6 +109,29 @@ def bare_rollout(env, num_envs: int, num_steps: int):
     return run
 
 
+def inner_step_flops(env, state, params) -> float:
+    """The floating-point operations XLA counts in one vmapped inner training step
+    of the envs in `state` (forward, backward and optimizer update), compiled as
+    a program without loops: XLA's cost analysis counts a loop's body once."""
+    config = dataclasses.replace(env.config, inner_steps=1, loss_every=1)
+    model = make_model(config, params.data.num_classes)
+    train = make_train_fn(config, model, make_optimizer(config.optimizer))
+    num_envs = state.lr.shape[0]
+    keys = jax.random.split(jax.random.key(1), num_envs)
+    step = jax.jit(jax.vmap(train, in_axes=(0, 0, 0, 0, None)))
+    args = (keys, state.weights, state.opt_state, state.lr, params.data)
+    cost = step.lower(*args).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost["flops"])
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """The machine's practical fp32 rate: one jitted square matmul's GFLOP/s."""
+    a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+    _, seconds, _ = timed(jnp.matmul, a, a, repeats=repeats)
+    return 2 * size**3 / seconds / 1e9
+
+
 def bench_env(
     preset,
     num_envs,
@@ -131,6 +157,8 @@ def bench_env(
         args = (state.weights, state.opt_state, lr, jax.random.key(1), params.data)
         _, bare_seconds, _ = timed(bare, *args, repeats=repeats)
         ceiling = num_envs * num_steps / bare_seconds
+        flops = inner_step_flops(env, state, params) * inner_steps * num_steps
+        ceiling_gflops = flops / bare_seconds / 1e9
     rows = []
     for actions in action_modes:
         compile_s, seconds, memory = timed(
@@ -154,9 +182,12 @@ def bench_env(
             "state_bytes_per_env": sum(x.nbytes for x in jax.tree.leaves(state))
             / num_envs,
         }
+        if memory is not None:  # XLA's estimate grows linearly in N
+            row["largest_n_in_24_gib"] = int(24 * 2**30 // (memory / num_envs))
         if ceiling is not None:
             row["ceiling_steps_per_s"] = ceiling
             row["env_over_ceiling"] = rate / ceiling
+            row["ceiling_gflops"] = ceiling_gflops
         rows.append(row)
     return rows
 
@@ -228,10 +259,14 @@ def markdown(report: dict) -> str:
     lines = [
         f"Hardware: {report['hardware']}; jax {report['jax']}; {report['date']}",
         f"Command: `{report['command']}`",
+        f"A 2048² fp32 matmul (jnp.matmul) runs at {report['matmul_gflops']:.1f} "
+        "GFLOP/s here: the machine's practical peak, against which the ceiling's "
+        "GFLOP/s (XLA's count of one training step's flops) compare.",
         "",
         "| preset | N | T | actions | env steps/s | inner samples/s | "
-        "ceiling steps/s | env/ceiling | compile s | XLA memory MB | state KB/env |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "ceiling steps/s | env/ceiling | ceiling GFLOP/s | compile s | "
+        "XLA memory MB | state KB/env | largest N in 24 GiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["env"]:
         memory = r["xla_memory_bytes"]
@@ -240,9 +275,10 @@ def markdown(report: dict) -> str:
             f"{r['actions']} | {r['env_steps_per_s']:.1f} | "
             f"{r['inner_samples_per_s']:.3g} | "
             f"{r['ceiling_steps_per_s']:.1f} | {r['env_over_ceiling']:.3f} | "
-            f"{r['compile_s']:.1f} | "
+            f"{r['ceiling_gflops']:.1f} | {r['compile_s']:.1f} | "
             f"{'-' if memory is None else f'{memory / 2**20:.0f}'} | "
-            f"{r['state_bytes_per_env'] / 1024:.0f} |"
+            f"{r['state_bytes_per_env'] / 1024:.0f} | "
+            f"{r.get('largest_n_in_24_gib', '-')} |"
         )
     if report.get("torch"):
         t = report["torch"]
@@ -371,6 +407,7 @@ def main(argv=None):
             report[kind] = bench_scaling(
                 args.preset, *sizes, args.data_dir, kind, counts
             )
+    report["matmul_gflops"] = matmul_gflops()
     table = markdown(report)
     print(table)
     if args.out:
