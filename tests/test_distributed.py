@@ -42,8 +42,8 @@ def _launch(out: pathlib.Path, num_processes: int, *flags: str, **extra_env):
     port = _free_port()
     processes = []
     for process_id in range(num_processes):
-        flags = f"{os.environ.get('XLA_FLAGS', '')} {TWO_DEVICES}".strip()
-        environ = {**os.environ, **extra_env, "XLA_FLAGS": flags}
+        xla_flags = f"{os.environ.get('XLA_FLAGS', '')} {TWO_DEVICES}".strip()
+        environ = {**os.environ, **extra_env, "XLA_FLAGS": xla_flags}
         if num_processes > 1:
             environ |= {
                 "AUTOTRAIN_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
