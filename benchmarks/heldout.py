@@ -6,7 +6,7 @@
 
 Every task below lies outside `examples/meta_train.py`'s training distribution
 (embedded MNIST, one hidden layer of 16-64 units, 10-30 env steps): other data,
-a wider or deeper model, a longer budget. Each runs from three initial LRs: 1e-2
+a wider or deeper model, a longer budget, a CNN on CIFAR-10. Each runs from three initial LRs: 1e-2
 (the `tiny` preset's), 1e-1 (10x too high) and 1e-4 (100x too low). Rows, all
 through the same env and the same seeds (paired initial weights and minibatches):
 
@@ -44,6 +44,12 @@ TASKS = {  # make_env overrides on the controller's settings
     "mnist-wide": {"hidden": (128,), "max_steps_in_episode": 20},
     "mnist-deep": {"hidden": (64, 64), "max_steps_in_episode": 20},
     "mnist-long": {"hidden": (32,), "max_steps_in_episode": 60},
+    "cifar10-cnn": {
+        "dataset": "cifar10",
+        "model": "cnn",
+        "hidden": (16, 32),
+        "max_steps_in_episode": 20,
+    },
 }
 DATA = {"train_size": 2048, "holdout_size": 1024}
 INITIAL_LRS = (1e-2, 1e-1, 1e-4)

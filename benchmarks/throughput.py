@@ -7,7 +7,8 @@ For each (N envs, T inner steps): env steps/s of `jit(vmap(env.step))` in a
 `lax.scan` with uniformly random actions; the bare ceiling, the same inner training
 (model, batch, optimizer, T, N) as a plain vmapped `lax.scan` with no environment
 logic; compile time; XLA's memory estimate; state bytes per env. Optionally the
-sequential PyTorch reference (`--torch`), PPO end to end (`--ppo`), and scaling
+sequential PyTorch reference (`--torch`), PPO end to end (`--ppo`), a Python
+step loop with and without donating the states (`--donation`), and scaling
 over simulated host devices (`--devices 1,2,4`) or local processes joined by
 jax.distributed (`--processes 1,2`, each process building and stepping its share
 of the envs). Every ratio compares numbers measured in the same run.
@@ -213,6 +214,40 @@ def bench_ppo(preset, num_envs, inner_steps, updates, data_dir):
     }
 
 
+def bench_donation(preset, num_envs, inner_steps, num_steps, repeats, data_dir):
+    """Env steps/s of a Python loop over one jitted vmapped step, the way the
+    README's example and the Gymnasium wrapper step, without and with donating
+    the states (`donate_argnums=1`). A `lax.scan` rollout needs no donation:
+    XLA updates a loop's carry in place."""
+    env, params = preset_env(preset, inner_steps, data_dir)
+    keys = jax.random.split(jax.random.key(0), num_envs)
+    _, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
+    step_keys = jax.random.split(jax.random.key(1), (num_steps, num_envs))
+    action_keys = jax.random.split(jax.random.key(2), (num_steps, num_envs))
+    actions = jax.vmap(jax.vmap(env.action_space().sample))(action_keys)
+    row = {"preset": preset, "num_envs": num_envs, "inner_steps": inner_steps}
+    for donate in (False, True):
+        step = jax.jit(
+            jax.vmap(env.step, in_axes=(0, 0, 0, None)),
+            donate_argnums=1 if donate else (),
+        )
+        best = float("inf")
+        for _ in range(repeats + 1):  # the first compiles
+            current = jax.tree.map(jnp.copy, state)  # donation consumes it
+            jax.block_until_ready(current)
+            start = time.perf_counter()
+            for t in range(num_steps):
+                _, current, *_ = step(step_keys[t], current, actions[t], params)
+            jax.block_until_ready(current)
+            best = min(best, time.perf_counter() - start)
+        name = "donated" if donate else "copied"
+        row[f"{name}_env_steps_per_s"] = num_envs * num_steps / best
+    row["donated_over_copied"] = (
+        row["donated_env_steps_per_s"] / row["copied_env_steps_per_s"]
+    )
+    return row
+
+
 def bench_scaling(preset, num_envs, inner_steps, num_steps, data_dir, kind, counts):
     """Env steps/s of one global batch per count of simulated devices (`kind`
     "devices") or of local processes ("processes", one device each): this
@@ -297,6 +332,21 @@ def markdown(report: dict) -> str:
             f"{p['ppo_env_steps_per_s']:.1f} env steps/s vs env-only "
             f"{p['env_only_steps_per_s']:.1f}: ratio {p['ppo_over_env']:.3f}.",
         ]
+    if report.get("donation"):
+        lines += [
+            "",
+            "A Python loop over `jit(vmap(env.step))`, the states copied or donated:",
+            "",
+            "| N | T | copied env steps/s | donated env steps/s | donated / copied |",
+            "|---|---|---|---|---|",
+        ]
+        for d in report["donation"]:
+            lines.append(
+                f"| {d['num_envs']} | {d['inner_steps']} | "
+                f"{d['copied_env_steps_per_s']:.1f} | "
+                f"{d['donated_env_steps_per_s']:.1f} | "
+                f"{d['donated_over_copied']:.3f} |"
+            )
     for kind in ("devices", "processes"):
         if not report.get(kind):
             continue
@@ -331,6 +381,9 @@ def parse_args(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--torch", action="store_true", help="PyTorch reference")
     parser.add_argument("--ppo", action="store_true", help="PPO end to end")
+    parser.add_argument(
+        "--donation", action="store_true", help="a Python step loop, donated or not"
+    )
     parser.add_argument("--devices", default="", help="e.g. 1,2,4 (simulated on CPU)")
     parser.add_argument(
         "--processes", default="", help="e.g. 1,2 (local, joined by jax.distributed)"
@@ -400,6 +453,14 @@ def main(argv=None):
         }
     if args.ppo:
         report["ppo"] = bench_ppo(args.preset, max(envs), max(inner), 2, args.data_dir)
+    if args.donation:
+        report["donation"] = [
+            bench_donation(args.preset, n, t, args.steps, args.repeats, args.data_dir)
+            for t in inner
+            for n in envs
+        ]
+        for row in report["donation"]:
+            print(json.dumps(row), flush=True)
     for kind in ("devices", "processes"):
         if getattr(args, kind):
             counts = [int(c) for c in getattr(args, kind).split(",")]
