@@ -36,6 +36,7 @@ FULL_NUM_FACTORS = 3  # full_lr_factors: ids f * H + r for f < 3
 REDUCED_NUM_FACTORS = 5  # reduced_lr_factors: ids 0..4
 REDUCED_REINIT, REDUCED_STOP = REDUCED_NUM_FACTORS, REDUCED_NUM_FACTORS + 1
 REDUCED_NUM_ACTIONS = REDUCED_NUM_FACTORS + 2
+SPECIAL_ACTIONS = ("reinit", "stop")  # in this order after the LR moves
 
 
 class Control(NamedTuple):
@@ -78,22 +79,35 @@ def keep(config: EnvConfig) -> jax.Array:
 
 def stop(config: EnvConfig) -> jax.Array:
     """The action that ends the episode with the current weights."""
-    return _special(config, _full_stop(config.history), REDUCED_STOP, box_flag=3)
+    return _special(config, "stop")
 
 
 def reinit(config: EnvConfig) -> jax.Array:
     """The action that re-initialises the weights (and keeps the LR)."""
-    return _special(config, _full_reinit(config.history), REDUCED_REINIT, box_flag=2)
+    return _special(config, "reinit")
 
 
-def _special(config: EnvConfig, full_id: int, reduced_id: int, box_flag: int):
-    """The id of a special action in the discrete sets; in the box sets, `keep`
-    with the component `box_flag` raised."""
+def special_slot(config: EnvConfig, name: str) -> int:
+    """Where the special action `name` (one of `SPECIAL_ACTIONS`) lives: its id
+    in the discrete sets, the component of the box that raises it in the box
+    sets."""
+    if name not in SPECIAL_ACTIONS:
+        raise ValueError(f"name must be one of {SPECIAL_ACTIONS}, got {name!r}")
+    offset = SPECIAL_ACTIONS.index(name)
     if config.action_set == "full":
-        return jnp.int32(full_id)
+        return _full_reinit(config.history) + offset
     if config.action_set == "reduced":
-        return jnp.int32(reduced_id)
-    return keep(config).at[box_flag].set(1.0)
+        return REDUCED_REINIT + offset
+    return 2 + offset
+
+
+def _special(config: EnvConfig, name: str) -> jax.Array:
+    """The id of a special action in the discrete sets; in the box sets, `keep`
+    with its component raised."""
+    slot = special_slot(config, name)
+    if config.action_set in ("full", "reduced"):
+        return jnp.int32(slot)
+    return keep(config).at[slot].set(1.0)
 
 
 def _full_reinit(history: int) -> int:

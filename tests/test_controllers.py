@@ -1,11 +1,15 @@
 """Shipped and saved controllers: load, rebuild their env, act."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from autotrain_jax import actions as at_actions
 from autotrain_jax import controllers
+from autotrain_jax.agents.ppo import networks
 from autotrain_jax.agents.ppo.experiment import checkpoint_controller
 from autotrain_jax.rollout import rollout
 
@@ -73,3 +77,45 @@ def test_the_shipped_controller_steers_a_bad_learning_rate_back(initial_lr):
     keys = jax.random.split(jax.random.key(0), 4)
     lr = np.asarray(jax.jit(jax.vmap(episode))(keys).lr)
     assert np.all((lr > 1e-3) & (lr < 0.1)), lr
+
+
+def _observations(controller, count=16):
+    env, params = controller.make_env()
+    keys = jax.random.split(jax.random.key(3), count)
+    return jax.vmap(env.reset, in_axes=(0, None))(keys, params)[0]
+
+
+def test_a_disabled_action_is_never_taken_and_survives_a_save(tmp_path):
+    shipped = controllers.load("meta-tiny-v0")
+    obs = _observations(shipped)
+    stop = int(at_actions.stop(shipped.env_config))
+    params = jax.tree.map(jnp.asarray, shipped.agent_params)
+    bias = params["params"]["Dense_4"]["bias"]
+    params["params"]["Dense_4"]["bias"] = bias.at[stop].add(1e3)  # always stops
+    eager = dataclasses.replace(shipped, agent_params=params)
+    assert np.all(eager.policy(None, obs) == stop)
+    chosen = shipped.policy(None, obs)
+    assert not np.any(chosen == stop)  # so the rest keep their ranking
+    careful = eager.without("stop")
+    policy = jax.jit(careful.policy)
+    np.testing.assert_array_equal(policy(None, obs), chosen)
+    np.testing.assert_array_equal(policy(None, obs[:3]), chosen[:3])
+    assert policy._cache_size() == 2  # one trace per batch shape
+    copy = controllers.load(careful.save(tmp_path / "careful"))
+    assert copy.disabled == ("stop",)
+    np.testing.assert_array_equal(copy.policy(None, obs), chosen)
+    assert careful.without("reinit").disabled == ("reinit", "stop")
+    with pytest.raises(ValueError, match=r"one of \('reinit', 'stop'\), got 'rewind'"):
+        shipped.without("rewind")
+
+
+def test_box_sets_hold_a_disabled_flag_at_the_floor():
+    shipped = controllers.load("meta-tiny-v0")
+    obs = _observations(shipped, 4)
+    config = dataclasses.replace(shipped.env_config, action_set="continuous")
+    network = networks.ActorCritic(4, True, shipped.ppo_config.hidden)
+    params = network.init(jax.random.key(0), obs)
+    box = dataclasses.replace(shipped, env_config=config, agent_params=params)
+    free, careful = box.policy(None, obs), box.without("stop").policy(None, obs)
+    np.testing.assert_array_equal(careful[:, 3], -1.0)
+    np.testing.assert_array_equal(careful[:, :3], free[:, :3])

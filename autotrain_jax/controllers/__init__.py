@@ -6,6 +6,7 @@
     controller = controllers.load(name_or_run_folder)
     env, params = controller.make_env(dataset="notmnist", data_dir="data")
     action = controller.policy(key, obs)          # greedy, jit- and vmap-able
+    controller.without("stop")                    # the same, never stopping
 
     optimizer = optax.chain(optax.sgd(lr), controllers.steer(controller, lr, budget))
 
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
@@ -65,6 +67,21 @@ class Controller:
     agent_params: Any
     obs_stats: RunningStats
     provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    disabled: tuple[str, ...] = ()  # special actions its policy never takes
+
+    def without(self, *names: str) -> Controller:
+        """This controller with the special actions `names` (of
+        `actions.SPECIAL_ACTIONS`: "reinit", "stop") taken out of its policy:
+        in the discrete sets the greedy action is the best of the others, in
+        the box sets the action's component that raises them is held at -1.
+
+        Raises:
+          ValueError: if a name is not a special action.
+        """
+        for name in names:
+            actions.special_slot(self.env_config, name)  # checks the name
+        disabled = tuple(sorted({*self.disabled, *names}))
+        return dataclasses.replace(self, disabled=disabled)
 
     def make_env(self, **overrides):
         """`(env, params)` with the training settings, `overrides` on top.
@@ -98,7 +115,12 @@ class Controller:
         )
         if self.ppo_config.normalize_obs:
             obs = self.obs_stats.normalize(obs)
-        return networks.greedy(network.apply(self.agent_params, obs), continuous)
+        out = network.apply(self.agent_params, obs)
+        if self.disabled:
+            slots = [actions.special_slot(self.env_config, n) for n in self.disabled]
+            lowest = -1.0 if continuous else -jnp.inf  # the box's floor, or never
+            out = out._replace(actor=out.actor.at[..., jnp.array(slots)].set(lowest))
+        return networks.greedy(out, continuous)
 
     def save(self, folder: str | pathlib.Path) -> pathlib.Path:
         """Writes `controller.json` and `policy.npz` into `folder`."""
@@ -110,6 +132,7 @@ class Controller:
             "env_config": dataclasses.asdict(self.env_config),
             "ppo": dataclasses.asdict(self.ppo_config),
             "provenance": dict(self.provenance),
+            "disabled": list(self.disabled),
         }
         (folder / _FILES[0]).write_text(json.dumps(meta, indent=2))
         flat = traverse_util.flatten_dict(self.agent_params, sep="/")
@@ -149,6 +172,7 @@ def load(name: str | pathlib.Path) -> Controller:
         agent_params=traverse_util.unflatten_dict(agent, sep="/"),
         obs_stats=RunningStats(**stats),
         provenance=meta["provenance"],
+        disabled=tuple(meta.get("disabled", ())),
     )
 
 
