@@ -6,9 +6,10 @@
 
 Every task below lies outside `examples/meta_train.py`'s training distribution
 (embedded MNIST, one hidden layer of 16-64 units, 10-30 env steps): other data,
-a wider or deeper model, a longer budget, a CNN on CIFAR-10. Each runs from three initial LRs: 1e-2
-(the `tiny` preset's), 1e-1 (10x too high) and 1e-4 (100x too low). Rows, all
-through the same env and the same seeds (paired initial weights and minibatches):
+a wider or deeper model, a longer budget, a CNN on CIFAR-10. Each runs from three
+initial LRs: 1e-2 (the `tiny` preset's), 1e-1 (10x too high) and 1e-4 (100x too
+low). Rows, all through the same env and the same seeds (paired initial weights
+and minibatches):
 
 - the controller (greedy; several with repeated --controller, in the same batch);
 - the untuned constant: the initial LR throughout (what a user would have run);

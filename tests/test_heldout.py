@@ -60,3 +60,21 @@ def test_every_row_runs_and_cached_baselines_are_reused(
     assert saved["seeds"] == 2
     with pytest.raises(SystemExit, match="seeds"):
         heldout.main([*argv[:2], "--seeds", "3", "--baselines", str(cached)])
+
+
+def test_variants_compare_every_subset_of_special_actions_on_paired_seeds(
+    tiny_ppo_run, capsys
+):
+    variants = load_script("benchmarks/variants.py")
+    report = variants.main(["--controller", str(tiny_ppo_run[0]), "--seeds", "2"])
+    assert list(report) == [
+        "as trained",
+        "without reinit",
+        "without stop",
+        "without reinit and stop",
+    ]
+    assert report["as trained"]["vs_as_trained"]["mean"] == 0.0
+    assert all(0 < r["holdout_accuracy"] <= 1 for r in report.values())
+    assert "best by holdout accuracy" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="--seeds must be >= 2"):
+        variants.main(["--controller", str(tiny_ppo_run[0]), "--seeds", "1"])
