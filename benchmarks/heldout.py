@@ -165,7 +165,7 @@ def markdown(results: dict) -> str:
                     f"{np.mean(r['inner_steps']):.0f} |"
                 )
         lines.append("")
-    return "\n".join(lines) + "\n" + summary(results)
+    return "\n".join(lines) + "\n" + summary(results) + "\n" + per_task(results)
 
 
 def summary(results: dict) -> str:
@@ -200,6 +200,36 @@ def summary(results: dict) -> str:
             f"| {short} | {u['mean']:+.4f} ± {u['ci95']:.4f} | {low[0]:+.4f} "
             f"({low[1]}) | {t['mean']:+.4f} ± {t['ci95']:.4f} | {np.mean(steps):.0f} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def per_task(results: dict) -> str:
+    """Per policy and task: the paired difference from the tuned constant,
+    averaged over the task's initial LRs per seed, 95% CI over seeds; and the
+    policy's worst task."""
+    tasks = list(results)
+    cells = [rows for r in results.values() for rows in r["cells"].values()]
+    names = [n.split(" (")[0] for n in cells[0]]
+    names = [n for n in names if all(_find(rows, n) for rows in cells)]
+    lines = [
+        "### Per task: vs the tuned constant (paired, averaged over initial LRs)",
+        "",
+        f"| policy | {' | '.join(tasks)} | worst task |",
+        "|---|" + "---|" * (len(tasks) + 1),
+    ]
+    for short in names:
+        means, entries = [], []
+        for task in tasks:
+            diffs = []
+            for rows in results[task]["cells"].values():
+                tuned = next(n for n in rows if n.startswith("tuned"))
+                test = np.asarray(rows[_find(rows, short)]["test_accuracy"])
+                diffs.append(test - rows[tuned]["test_accuracy"])
+            d = summarize(np.mean(diffs, 0))
+            means.append(d["mean"])
+            entries.append(f"{d['mean']:+.4f} ± {d['ci95']:.4f}")
+        worst = tasks[int(np.argmin(means))]
+        lines.append(f"| {short} | {' | '.join(entries)} | {worst} |")
     return "\n".join(lines) + "\n"
 
 

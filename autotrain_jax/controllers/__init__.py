@@ -148,7 +148,8 @@ def load(name: str | pathlib.Path) -> Controller:
     `controller.json` and `policy.npz` (every training run writes them).
 
     Raises:
-      ValueError: if `name` is neither.
+      ValueError: if `name` is neither, or its `disabled` names an action that
+        is not special.
     """
     folder = SHIPPED / str(name)
     if not (folder / _FILES[0]).is_file():
@@ -172,8 +173,7 @@ def load(name: str | pathlib.Path) -> Controller:
         agent_params=traverse_util.unflatten_dict(agent, sep="/"),
         obs_stats=RunningStats(**stats),
         provenance=meta["provenance"],
-        disabled=tuple(meta.get("disabled", ())),
-    )
+    ).without(*meta.get("disabled", ()))  # checks the names
 
 
 def as_settings(value):
