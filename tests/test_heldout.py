@@ -37,8 +37,8 @@ def test_every_row_runs_and_cached_baselines_are_reused(
     report = (tmp_path / "a" / "heldout.md").read_text()
     assert "| controller" in report
     per_task = report.split("### Per task")[1].splitlines()
-    assert per_task[3].startswith(f"| controller {run.name} | ")
-    assert per_task[3].endswith(" | toy |")  # the worst of one task
+    assert per_task[4].startswith(f"| controller {run.name} | ")
+    assert per_task[4].endswith(" | toy |")  # the worst of one task
 
     again = tmp_path / "again"  # the same controller under another name
     shutil.copytree(run, again)
