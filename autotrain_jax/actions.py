@@ -37,6 +37,7 @@ REDUCED_NUM_FACTORS = 5  # reduced_lr_factors: ids 0..4
 REDUCED_REINIT, REDUCED_STOP = REDUCED_NUM_FACTORS, REDUCED_NUM_FACTORS + 1
 REDUCED_NUM_ACTIONS = REDUCED_NUM_FACTORS + 2
 SPECIAL_ACTIONS = ("reinit", "stop")  # in this order after the LR moves
+BOX_SPECIAL = 2  # the box component raising the first special action (a2, then a3)
 
 
 class Control(NamedTuple):
@@ -98,7 +99,7 @@ def special_slot(config: EnvConfig, name: str) -> int:
         return _full_reinit(config.history) + offset
     if config.action_set == "reduced":
         return REDUCED_REINIT + offset
-    return 2 + offset
+    return BOX_SPECIAL + offset
 
 
 def _special(config: EnvConfig, name: str) -> jax.Array:

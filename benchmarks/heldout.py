@@ -52,6 +52,7 @@ TASKS = {  # make_env overrides on the controller's settings
         "max_steps_in_episode": 20,
     },
 }
+TUNED = "tuned constant"  # the row's name before " (LR)"
 DATA = {"train_size": 2048, "holdout_size": 1024}
 INITIAL_LRS = (1e-2, 1e-1, 1e-4)
 GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
@@ -175,8 +176,6 @@ def summary(results: dict) -> str:
     cells = [
         (t, lr0, rows) for t, r in results.items() for lr0, rows in r["cells"].items()
     ]
-    names = [n.split(" (")[0] for n in cells[0][2]]  # those in every cell
-    names = [n for n in names if all(_find(rows, n) for *_, rows in cells)]
     lines = [
         "### Over all tasks and initial LRs",
         "",
@@ -184,16 +183,13 @@ def summary(results: dict) -> str:
         "vs tuned (paired, 95% CI) | mean inner steps |",
         "|---|---|---|---|---|",
     ]
-    for short in names:
+    for short in _shared_policies(results):
         untuned, tuned, worst, steps = [], [], [], []
         for task, lr0, rows in cells:
-            name = _find(rows, short)
-            tuned_name = next(n for n in rows if n.startswith("tuned"))
-            test = np.asarray(rows[name]["test_accuracy"])
-            untuned.append(test - rows["untuned constant"]["test_accuracy"])
-            tuned.append(test - rows[tuned_name]["test_accuracy"])
+            untuned.append(_test_diff(rows, short, "untuned constant"))
+            tuned.append(_test_diff(rows, short, TUNED))
             worst.append((float(np.mean(untuned[-1])), f"{task} @ {lr0:g}"))
-            steps.append(np.mean(rows[name]["inner_steps"]))
+            steps.append(np.mean(rows[_find(rows, short)]["inner_steps"]))
         u, t = summarize(np.mean(untuned, 0)), summarize(np.mean(tuned, 0))
         low = min(worst)
         lines.append(
@@ -207,30 +203,38 @@ def per_task(results: dict) -> str:
     """Per policy and task: the paired difference from the tuned constant,
     averaged over the task's initial LRs per seed, 95% CI over seeds; and the
     policy's worst task."""
-    tasks = list(results)
-    cells = [rows for r in results.values() for rows in r["cells"].values()]
-    names = [n.split(" (")[0] for n in cells[0]]
-    names = [n for n in names if all(_find(rows, n) for rows in cells)]
     lines = [
         "### Per task: vs the tuned constant (paired, averaged over initial LRs)",
         "",
-        f"| policy | {' | '.join(tasks)} | worst task |",
-        "|---|" + "---|" * (len(tasks) + 1),
+        f"| policy | {' | '.join(results)} | worst task |",
+        "|---|" + "---|" * (len(results) + 1),
     ]
-    for short in names:
-        means, entries = [], []
-        for task in tasks:
-            diffs = []
-            for rows in results[task]["cells"].values():
-                tuned = next(n for n in rows if n.startswith("tuned"))
-                test = np.asarray(rows[_find(rows, short)]["test_accuracy"])
-                diffs.append(test - rows[tuned]["test_accuracy"])
-            d = summarize(np.mean(diffs, 0))
-            means.append(d["mean"])
-            entries.append(f"{d['mean']:+.4f} ± {d['ci95']:.4f}")
-        worst = tasks[int(np.argmin(means))]
+    for short in _shared_policies(results):
+        by_task = {}
+        for task, r in results.items():
+            diffs = [_test_diff(rows, short, TUNED) for rows in r["cells"].values()]
+            by_task[task] = summarize(np.mean(diffs, 0))
+        entries = [f"{d['mean']:+.4f} ± {d['ci95']:.4f}" for d in by_task.values()]
+        worst = min(by_task, key=lambda task: by_task[task]["mean"])
         lines.append(f"| {short} | {' | '.join(entries)} | {worst} |")
     return "\n".join(lines) + "\n"
+
+
+def _shared_policies(results: dict) -> list[str]:
+    """The short names (before any " (...)") of the policies in every
+    (task, initial LR) cell, in the first cell's order."""
+    cells = [rows for r in results.values() for rows in r["cells"].values()]
+    names = [n.split(" (")[0] for n in cells[0]]
+    return [n for n in names if all(_find(rows, n) for rows in cells)]
+
+
+def _test_diff(rows: dict, short: str, reference: str) -> np.ndarray:
+    """Per seed: the test accuracy of the row `short` minus that of the row
+    `reference` (both short names)."""
+    test = {
+        n: np.asarray(rows[_find(rows, n)]["test_accuracy"]) for n in (short, reference)
+    }
+    return test[short] - test[reference]
 
 
 def _find(rows: dict, short: str) -> str | None:

@@ -6,6 +6,9 @@ import shutil
 import numpy as np
 import pytest
 from helpers import load_script
+from scipy import stats
+
+from autotrain_jax import controllers
 
 
 @pytest.fixture
@@ -39,6 +42,19 @@ def test_every_row_runs_and_cached_baselines_are_reused(
     per_task = report.split("### Per task")[1].splitlines()
     assert per_task[4].startswith(f"| controller {run.name} | ")
     assert per_task[4].endswith(" | toy |")  # the worst of one task
+    tuned = {
+        lr0: next(n for n in rows if n.startswith("tuned"))
+        for lr0, rows in cells.items()
+    }
+    diff = np.mean(
+        [
+            rows[names[0]]["test_accuracy"] - rows[tuned[lr0]]["test_accuracy"]
+            for lr0, rows in cells.items()
+        ],
+        0,
+    )  # per seed, averaged over the initial LRs
+    half = stats.t.ppf(0.975, 1) * diff.std(ddof=1) / np.sqrt(2)
+    assert f"| {diff.mean():+.4f} ± {half:.4f} |" in per_task[4]
 
     again = tmp_path / "again"  # the same controller under another name
     shutil.copytree(run, again)
@@ -78,6 +94,9 @@ def test_variants_compare_every_subset_of_special_actions_on_paired_seeds(
         "without reinit and stop",
     ]
     assert report["as trained"]["vs_as_trained"]["mean"] == 0.0
+    masked = variants.variants(controllers.load(tiny_ppo_run[0]))
+    assert masked["without reinit and stop"].disabled == ("reinit", "stop")
+    assert masked["without stop"].disabled == ("stop",)
     assert all(0 < r["holdout_accuracy"] <= 1 for r in report.values())
     assert "best by holdout accuracy" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="--seeds must be >= 2"):
