@@ -24,7 +24,7 @@ from autotrain_jax.scoring import (
     shaping_reward,
     thresholdout_score,
 )
-from autotrain_jax.tasks import Task, sample_task
+from autotrain_jax.tasks import Task, labels, sample_task
 from autotrain_jax.training import (
     accuracy,
     make_optimizer,
@@ -554,7 +554,8 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         if split not in ("train", "holdout", "test"):
             raise ValueError(f"split must be train, holdout or test, got {split!r}")
         data, task = params.data, state.task
-        xs, ys = getattr(data, f"{split}_x"), getattr(data, f"{split}_y")
+        xs = getattr(data, f"{split}_x")
+        ys = labels(task, data, split, jnp.arange(xs.shape[0]))
 
         def correct(xy):
             x, y = xy

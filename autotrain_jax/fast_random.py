@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 
-def _mix(x: jax.Array) -> jax.Array:
+def mix(x: jax.Array) -> jax.Array:
     """lowbias32: a 32-bit integer hash with low bias (two multiplies)."""
     x = x ^ (x >> 16)
     x = x * jnp.uint32(0x7FEB352D)
@@ -36,7 +36,13 @@ def bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
         raise ValueError(f"shape {shape} has {size} elements; at most 2**32 - 1")
     seed = jax.random.bits(key, (2,), jnp.uint32)
     counter = jax.lax.iota(jnp.uint32, size).reshape(shape)
-    return _mix(_mix(counter ^ seed[0]) ^ seed[1])
+    return hash_counter(counter, seed)
+
+
+def hash_counter(counter: jax.Array, seed: jax.Array) -> jax.Array:
+    """uint32 hash of each `counter` element under a (2,) uint32 `seed`: for a
+    fixed seed a bijection of the counter."""
+    return mix(mix(counter ^ seed[0]) ^ seed[1])
 
 
 def uniform(

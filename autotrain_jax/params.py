@@ -15,8 +15,9 @@ Range = tuple[float, float]
 class EnvParams:
     """Numbers an agent or a sweep may vary (traced leaves) and the data.
 
-    `initial_lr`, `max_steps_in_episode` and `train_subset_size` may be
-    `(low, high)` ranges, drawn afresh per episode (see `autotrain_jax.tasks`).
+    `initial_lr`, `max_steps_in_episode`, `train_subset_size` and `label_noise`
+    may be `(low, high)` ranges, drawn afresh per episode (see
+    `autotrain_jax.tasks`).
     """
 
     data: Dataset
@@ -26,6 +27,7 @@ class EnvParams:
     max_steps_in_episode: int | tuple[int, int] = 40
     train_subset_size: int | tuple[int, int] | None = None  # None: the whole split
     hidden_widths: tuple | None = None  # MLP: per layer a width or (low, high)
+    label_noise: float | Range | None = None  # P(a label is replaced); None: clean
     full_lr_factors: tuple[float, ...] = (0.9, 1.0, 1.1)
     reduced_lr_factors: tuple[float, ...] = (1.0, 0.8, 0.2, 1.2, 1.8)
     max_lr_factor: float = 2.0  # continuous, self_play: LR x max_lr_factor ** a0
@@ -74,6 +76,12 @@ def check_params(params: EnvParams) -> None:
             raise ValueError(
                 f"train_subset_size must lie in [1, {pool or 'the training split'}]"
                 f", got {params.train_subset_size}"
+            )
+    if params.label_noise is not None:
+        noise = _bounds("label_noise", params.label_noise, float)
+        if not 0.0 <= noise[0] <= noise[1] <= 1.0:
+            raise ValueError(
+                f"label_noise must lie in [0, 1], got {params.label_noise}"
             )
     if params.hidden_widths is not None:
         for layer, setting in enumerate(params.hidden_widths):

@@ -11,6 +11,10 @@ batch); a plain number stays fixed, and then nothing is drawn.
   on a fresh random subset of that many examples of the training split (a
   window at a random offset into the split, which `from_arrays` shuffled).
 - the dataset, when `params.data` combines several (`data.combine`): uniform.
+- `label_noise`: uniform in [low, high]. Each label of every split is, with
+  that probability, replaced by a class drawn uniformly (possibly its own),
+  fixed for the episode: a task whose best accuracy is lower, while its
+  training stays healthy. None (the default) leaves the labels alone.
 - `hidden_widths` (MLP): per hidden layer, a width or a uniform integer in
   [low, high] up to the configured width; the units above it are masked by
   zero weights at every initialisation, which training never moves (see
@@ -22,6 +26,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from flax import struct
+
+from autotrain_jax import fast_random
+from autotrain_jax.data import SPLITS
 
 SAMPLED = ("initial_lr", "max_steps_in_episode", "train_subset_size")
 # hidden_widths is sampled too, but not moved by a curriculum
@@ -37,6 +44,8 @@ class Task:
     train_offset: jax.Array  # () int32, first example of the subset in the split
     dataset: jax.Array  # () int32, which dataset of a combined Dataset (else 0)
     widths: jax.Array | None = None  # (L,) int32 MLP hidden widths, if sampled
+    label_noise: jax.Array | None = None  # () float32, P(a label is replaced)
+    label_seed: jax.Array | None = None  # (2,) uint32, which labels, and by what
 
 
 def is_range(value) -> bool:
@@ -91,7 +100,20 @@ def sample_task(key: jax.Array, params) -> Task:
         train_offset=jnp.asarray(offset, jnp.int32),
         dataset=jnp.asarray(dataset, jnp.int32),
         widths=_sample_widths(jax.random.fold_in(key, 1), params.hidden_widths),
+        **_sample_label_noise(jax.random.fold_in(key, 3), params.label_noise),
     )
+
+
+def _sample_label_noise(key: jax.Array, label_noise) -> dict:
+    if label_noise is None:
+        return {}
+    key_noise, key_seed = jax.random.split(key)
+    if is_range(label_noise):
+        label_noise = jax.random.uniform(key_noise, (), jnp.float32, *label_noise)
+    return {
+        "label_noise": jnp.asarray(label_noise, jnp.float32),
+        "label_seed": jax.random.bits(key_seed, (2,), jnp.uint32),
+    }
 
 
 def _sample_widths(key: jax.Array, hidden_widths) -> jax.Array | None:
@@ -116,3 +138,18 @@ def sample_train_indices(key: jax.Array, task: Task, num: int, data) -> jax.Arra
     start, pool = data.segment("train", task.dataset)
     idx = jax.random.randint(key, (num,), 0, task.train_size)
     return train_indices(task, idx, pool, start)
+
+
+def labels(task: Task | None, data, split: str, idx: jax.Array) -> jax.Array:
+    """The episode's labels of examples `idx` (positions in `split`'s arrays):
+    the dataset's, each replaced with probability `task.label_noise` by a class
+    drawn uniformly; a hash of (position, split) under the episode's seed
+    decides, so an example keeps its label for the whole episode."""
+    y = getattr(data, f"{split}_y")[idx]
+    if task is None or task.label_noise is None:
+        return y
+    counter = idx.astype(jnp.uint32) * len(SPLITS) + SPLITS.index(split)
+    bits = fast_random.hash_counter(counter, task.label_seed)
+    replaced = (bits >> 8).astype(jnp.float32) * 2.0**-24 < task.label_noise
+    drawn = fast_random.mix(bits) % data.num_classes
+    return jnp.where(replaced, drawn.astype(y.dtype), y)

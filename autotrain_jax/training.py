@@ -12,7 +12,7 @@ import optax
 
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.data import Dataset
-from autotrain_jax.tasks import Task, sample_train_indices
+from autotrain_jax.tasks import Task, labels, sample_train_indices
 
 
 def make_optimizer(name: str) -> optax.GradientTransformation:
@@ -86,7 +86,7 @@ def make_train_fn(
             else:
                 idx = sample_train_indices(step_key, task, drawn, data)
             x = data.normalize(data.train_x[idx], dataset)
-            loss, grads = grad_fn(params, x, data.train_y[idx], size)
+            loss, grads = grad_fn(params, x, labels(task, data, "train", idx), size)
             direction, opt_state = optimizer.update(grads, opt_state, params)
             params = jax.tree.map(lambda p, d: p - lr * d, params, direction)
             return (params, opt_state), loss
@@ -117,7 +117,7 @@ def sample_accuracy(
         start, count = data.segment(split, task.dataset)
         idx = start + jax.random.randint(key, (size,), 0, count)
     x = data.normalize(getattr(data, f"{split}_x")[idx], task.dataset)
-    return accuracy(model, params, x, getattr(data, f"{split}_y")[idx])
+    return accuracy(model, params, x, labels(task, data, split, idx))
 
 
 def tree_all_finite(tree) -> jax.Array:

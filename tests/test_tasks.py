@@ -11,7 +11,7 @@ import pytest
 
 import autotrain_jax as at
 from autotrain_jax import actions
-from autotrain_jax.tasks import Task, sample_train_indices, train_indices
+from autotrain_jax.tasks import Task, labels, sample_train_indices, train_indices
 
 
 def _batch_reset(env, params, num=64):
@@ -116,12 +116,57 @@ def test_degenerate_ranges_reproduce_fixed_settings(tiny):
         ({"max_steps_in_episode": (0, 4)}, "max_steps_in_episode"),
         ({"max_steps_in_episode": (2.5, 4)}, "max_steps_in_episode must be integers"),
         ({"train_size": (0, 100)}, "train_subset_size"),
+        ({"label_noise": 1.5}, r"label_noise must lie in \[0, 1\]"),
+        ({"label_noise": (0.8, 0.2)}, "label_noise must be a value or a"),
     ],
 )
 def test_bad_ranges_fail_before_any_data_is_read(monkeypatch, overrides, message):
     monkeypatch.setattr(at.presets, "load_dataset", _no_data)
     with pytest.raises(ValueError, match=message):
         at.make_env("tiny", **overrides)
+
+
+def test_label_noise_replaces_that_share_of_labels_for_the_whole_episode():
+    env, params = at.make_env("tiny", label_noise=(0.2, 0.8))
+    _, state = _batch_reset(env, params, num=8)
+    noise = np.asarray(state.task.label_noise)
+    assert len(np.unique(noise)) == 8 and noise.min() >= 0.2 and noise.max() <= 0.8
+    data, num_classes = params.data, params.data.num_classes
+    for split in ("train", "holdout"):
+        clean = np.asarray(getattr(data, f"{split}_y"))
+        position = jnp.arange(len(clean))
+        for env_index in range(8):
+            task = jax.tree.map(lambda leaf, i=env_index: leaf[i], state.task)
+            noisy = np.asarray(labels(task, data, split, position))
+            # again, in another order: each example keeps its label
+            np.testing.assert_array_equal(
+                labels(task, data, split, position[::-1]), noisy[::-1]
+            )
+            assert noisy.min() >= 0 and noisy.max() < num_classes
+            # a replacement keeps the label with probability 1 / num_classes;
+            # 5 binomial standard deviations
+            expected = noise[env_index] * (1 - 1 / num_classes)
+            tolerance = 5 * np.sqrt(expected * (1 - expected) / len(clean))
+            assert abs(np.mean(noisy != clean) - expected) < tolerance
+
+
+def test_label_noise_lowers_accuracy_and_zero_noise_changes_nothing():
+    def run(label_noise):
+        env, params = at.make_env("tiny", label_noise=label_noise)
+        _, state = env.reset(jax.random.key(0), params)
+        step = jax.jit(env.step_env)
+        for t in range(4):
+            _, state, *_ = step(
+                jax.random.key(t), state, actions.keep(env.config), params
+            )
+        return state, env.accuracy(state, params, "holdout")
+
+    clean, clean_accuracy = run(None)
+    zero, zero_accuracy = run(0.0)
+    chex.assert_trees_all_equal(clean.weights, zero.weights)
+    assert zero_accuracy == clean_accuracy > 0.5
+    _, random_accuracy = run(1.0)  # every label drawn at random: chance level
+    assert abs(float(random_accuracy) - 0.1) < 0.05
 
 
 def test_scale_free_observation_and_task_features():
