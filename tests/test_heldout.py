@@ -56,8 +56,11 @@ def test_every_row_runs_and_cached_baselines_are_reused(
     half = stats.t.ppf(0.975, 1) * diff.std(ddof=1) / np.sqrt(2)
     assert f"| {diff.mean():+.4f} ± {half:.4f} |" in per_task[4]
 
-    again = tmp_path / "again"  # the same controller under another name
-    shutil.copytree(run, again)
+    again = tmp_path / "again"  # the same controller under another name,
+    shutil.copytree(run, again)  # as if trained with noisy labels
+    meta = json.loads((again / "controller.json").read_text())
+    meta["settings"]["label_noise"] = [0.0, 0.8]
+    (again / "controller.json").write_text(json.dumps(meta))
     cached = tmp_path / "cached.json"  # marked, to tell reuse from a rerun
     saved = json.loads((tmp_path / "a" / "heldout.json").read_text())
     saved["tasks"]["toy"]["cells"]["0.01"]["cosine decay"]["test_accuracy"] = [0.5] * 2
@@ -67,7 +70,7 @@ def test_every_row_runs_and_cached_baselines_are_reused(
     for lr0, rows in second["toy"]["cells"].items():
         assert list(rows)[0] == "controller again"  # new rows first, old ones kept
         old = cells[lr0]
-        np.testing.assert_array_equal(  # paired: same seeds, same policy
+        np.testing.assert_array_equal(  # paired: same seeds, policy, clean labels
             rows["controller again"]["test_accuracy"],
             old[f"controller {run.name}"]["test_accuracy"],
         )
@@ -80,6 +83,10 @@ def test_every_row_runs_and_cached_baselines_are_reused(
     assert saved["seeds"] == 2
     with pytest.raises(SystemExit, match="seeds"):
         heldout.main([*argv[:2], "--seeds", "3", "--baselines", str(cached)])
+    saved["settings"]["reward"] = "relative"  # a setting the baselines depend on
+    cached.write_text(json.dumps(saved))
+    with pytest.raises(SystemExit, match="settings"):
+        heldout.main([*argv, "--out", str(tmp_path / "c")])
 
 
 def test_variants_compare_every_subset_of_special_actions_on_paired_seeds(
