@@ -4,9 +4,10 @@
 
 Runs the controller as trained and without each subset of its special actions
 (`Controller.without`: never re-initialise, never stop, neither) on the task
-distribution it was trained on (its `make_env()` settings, every episode a fresh
-draw), all on the same seeds, and reports mean *holdout* accuracy with paired 95%
-CIs against the controller as trained. The choice reads no test split and no
+distribution it was trained on (`make_env(augmented=True)`: label noise too, if
+it trained with it; every episode a fresh draw), all on the same seeds, and
+reports mean *holdout* accuracy with paired 95% CIs against the controller as
+trained. The choice reads no test split and no
 held-out task: `benchmarks/heldout.py` measures the chosen variant afterwards.
 """
 
@@ -42,7 +43,7 @@ def main(argv=None) -> dict:
     if args.seeds < 2:
         raise SystemExit(f"--seeds must be >= 2 (a paired CI), got {args.seeds}")
     controller = controllers.load(args.controller)
-    env, params = controller.make_env()
+    env, params = controller.make_env(augmented=True)  # its own distribution
     keys = jax.random.split(jax.random.key(7), args.seeds)
     candidates = variants(controller)
     policies = {label: c.policy for label, c in candidates.items()}

@@ -43,6 +43,16 @@ def test_overrides_change_the_task_not_what_the_agent_sees(tiny_ppo_run):
         controller.make_env(action_set="reduced")
 
 
+def test_label_noise_of_meta_training_stays_out_of_a_users_env():
+    shipped = controllers.load("meta-tiny-v1-nostop")
+    assert shipped.settings["label_noise"] == (0.0, 0.8)
+    assert shipped.disabled == ("stop",)
+    _, params = shipped.make_env(train_size=256)
+    assert params.label_noise is None  # the user's labels as they are
+    _, params = shipped.make_env(augmented=True, train_size=256)
+    assert params.label_noise == (0.0, 0.8)  # its training distribution
+
+
 def test_unknown_names_are_refused_with_the_known_ones(tmp_path):
     with pytest.raises(ValueError, match="must be one of .* or a folder with"):
         controllers.load(tmp_path / "nothing-here")

@@ -15,6 +15,8 @@ A controller is the PPO agent's weights, its observation normaliser, and the
 about 100 KB). `make_env` rebuilds that env; overrides change the task (data,
 initial LR, budget, model) but not what the agent sees or does: the
 observation's shape and the action set must stay those it was trained for.
+Meta-training's augmentations (`AUGMENTATIONS`: label noise) corrupt the data
+on purpose, so `make_env` leaves them out unless asked (`augmented=True`).
 `steer` and `Steering` put a controller into your own optax training loop
 (see `controllers.steer`).
 """
@@ -48,6 +50,7 @@ __all__ = [
 ]
 
 SHIPPED = pathlib.Path(__file__).parent
+AUGMENTATIONS = ("label_noise",)  # training settings that alter the user's data
 _FILES = ("controller.json", "policy.npz")
 
 
@@ -83,14 +86,19 @@ class Controller:
         disabled = tuple(sorted({*self.disabled, *names}))
         return dataclasses.replace(self, disabled=disabled)
 
-    def make_env(self, **overrides):
-        """`(env, params)` with the training settings, `overrides` on top.
+    def make_env(self, *, augmented: bool = False, **overrides):
+        """`(env, params)` with the training settings, `overrides` on top; the
+        data augmentations of its training (`AUGMENTATIONS`) only if `augmented`
+        (its exact training distribution), so that a user's labels stay theirs.
 
         Raises:
           ValueError: if the overrides change the observation's shape or the
             action set, which the agent's network is fixed to.
         """
-        env, params = at.make_env(self.preset, **{**self.settings, **overrides})
+        settings = dict(self.settings)
+        if not augmented:
+            settings = {k: v for k, v in settings.items() if k not in AUGMENTATIONS}
+        env, params = at.make_env(self.preset, **{**settings, **overrides})
         self.check_env(env)
         return env, params
 
