@@ -12,10 +12,11 @@ images, an MLP whose hidden layer has 16-64 units, and label noise: a share of
 0-80% of the labels replaced by random classes, so that a low accuracy is not
 always a diverged run (without it the controller re-initialised every CNN run
 on CIFAR-10). The agent sees scale-free records (losses relative to the
-episode's first, log10 LR, score, training accuracy, progress), acts in the `reduced` set (LR x 0.2 ... x 1.8,
-re-init, stop) and is paid the change of the Thresholdout score plus 10x the
-final score (`delta`). Checkpoints every 10 updates; rerunning the command
-resumes from the newest. Writes what `examples/ppo_mnist.py` writes.
+episode's first, log10 LR, score, training accuracy, progress), acts in the
+`reduced` set (LR x 0.2 ... x 1.8, re-init, stop) and is paid the change of the
+Thresholdout score plus 10x the final score (`delta`). Checkpoints every 10
+updates; rerunning the command resumes from the newest. Writes what
+`examples/ppo_mnist.py` writes.
 
 The shipped `meta-tiny-v1` is this recipe's run; `meta-tiny-v0` predates the
 label noise (`--env label_noise=None` reproduces it).
