@@ -7,8 +7,8 @@ Runs the controller as trained and without each subset of its special actions
 distribution it was trained on (`make_env(augmented=True)`: label noise too, if
 it trained with it; every episode a fresh draw), all on the same seeds, and
 reports mean *holdout* accuracy with paired 95% CIs against the controller as
-trained. The choice reads no test split and no
-held-out task: `benchmarks/heldout.py` measures the chosen variant afterwards.
+trained. The choice reads no test split and no held-out task:
+`benchmarks/heldout.py` measures the chosen variant afterwards.
 """
 
 from __future__ import annotations
