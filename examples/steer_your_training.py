@@ -5,9 +5,10 @@ optimizer, your arrays. No environment involved.
     python examples/steer_your_training.py --initial-lr 0.01
 
 Trains the same MLP twice from the same weights and minibatches, at a constant
-LR and with the shipped controller `meta-tiny-v0` choosing the LR every 10
-steps, and prints both test accuracies. The arrays here are the MNIST subset
-embedded in the package; put your own in their place.
+LR and with a controller (`--controller`: a shipped name or a run folder;
+`meta-tiny-v1-nostop` by default) choosing the LR every 10 steps, and prints
+both test accuracies. The arrays here are the MNIST subset embedded in the
+package; put your own in their place.
 """
 
 from __future__ import annotations
@@ -98,8 +99,9 @@ def main(argv=None) -> dict[str, float]:
     parser.add_argument("--initial-lr", type=float, default=1e-4)
     parser.add_argument("--blocks", type=int, default=30, help="budget: blocks of T")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--controller", default="meta-tiny-v1-nostop")
     args = parser.parse_args(argv)
-    controller = controllers.load("meta-tiny-v0")
+    controller = controllers.load(args.controller)
     results = {
         "constant LR": train(args.initial_lr, args.blocks, args.seed),
         "controller": train(args.initial_lr, args.blocks, args.seed, controller),
