@@ -95,9 +95,11 @@ class Controller:
           ValueError: if the overrides change the observation's shape or the
             action set, which the agent's network is fixed to.
         """
-        settings = dict(self.settings)
-        if not augmented:
-            settings = {k: v for k, v in settings.items() if k not in AUGMENTATIONS}
+        settings = {
+            k: v
+            for k, v in self.settings.items()
+            if augmented or k not in AUGMENTATIONS
+        }
         env, params = at.make_env(self.preset, **{**settings, **overrides})
         self.check_env(env)
         return env, params
