@@ -5,7 +5,17 @@ from __future__ import annotations
 import dataclasses
 
 MODELS = ("mlp", "cnn")
-OPTIMIZERS = ("sgd", "momentum", "adam")
+CLASSIC_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
+LR_FREE_OPTIMIZERS = (
+    "cocob",
+    "prodigy",
+    "dog",
+    "dowg",
+    "mechanize",
+    "schedule_free_sgd",
+    "schedule_free_adamw",
+)
+OPTIMIZERS = CLASSIC_OPTIMIZERS + LR_FREE_OPTIMIZERS
 ACTION_SETS = ("full", "reduced", "continuous", "self_play")
 REWARDS = ("prototype", "step_cost", "delta", "relative")
 OBSERVATIONS = ("original", "extended", "scale_free")
@@ -15,6 +25,23 @@ REWIND_PAST_OLDEST = ("oldest", "reinit")
 def _check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ValueError(f"{field} must be one of {allowed}, got {value!r}")
+
+
+def check_optimizer(value) -> tuple[str, ...]:
+    """The optimizer names of `value` (a name or a non-empty tuple of distinct
+    names); ValueError naming the field and the allowed names otherwise."""
+    names = (value,) if isinstance(value, str) else value
+    if (
+        not isinstance(names, tuple | list)
+        or not names
+        or any(name not in OPTIMIZERS for name in names)
+        or len(set(names)) != len(names)
+    ):
+        raise ValueError(
+            f"optimizer must be one of {OPTIMIZERS} or a tuple of distinct ones, "
+            f"got {value!r}"
+        )
+    return tuple(names)
 
 
 def _check_positive_int(field: str, value: int) -> None:
@@ -31,7 +58,11 @@ class EnvConfig:
     Attributes:
       model: classifier architecture, one of `MODELS`.
       hidden: hidden layer widths of the MLP, or conv channels of the CNN.
-      optimizer: inner optimizer, one of `OPTIMIZERS`.
+      optimizer: inner optimizer, one of `OPTIMIZERS` (optax's, by name; see
+        `autotrain_jax.optimizers`), or a tuple of them, one drawn uniformly per
+        episode (`Task.optimizer`). The env's LR multiplies the step: it is the
+        LR of the classic ones, and a factor on the default LR of the LR-free
+        ones (1 runs them at their defaults).
       history: H, records in the observation and slots in the weight history.
       inner_steps: T, inner optimizer steps per environment step.
       loss_every: S, inner steps per sampled loss; K = T // S losses per record.
@@ -62,7 +93,7 @@ class EnvConfig:
 
     model: str = "mlp"
     hidden: tuple[int, ...] = (128, 64)
-    optimizer: str = "momentum"
+    optimizer: str | tuple[str, ...] = "momentum"
     history: int = 5
     inner_steps: int = 50
     loss_every: int = 10
@@ -79,7 +110,9 @@ class EnvConfig:
 
     def __post_init__(self):
         _check_choice("model", self.model, MODELS)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        names = check_optimizer(self.optimizer)
+        if not isinstance(self.optimizer, str):
+            object.__setattr__(self, "optimizer", names)
         _check_choice("action_set", self.action_set, ACTION_SETS)
         _check_choice("reward", self.reward, REWARDS)
         _check_choice("observation", self.observation, OBSERVATIONS)
@@ -147,6 +180,11 @@ class EnvConfig:
                     f"hidden_widths[{layer}] must not exceed hidden[{layer}]="
                     f"{width}, got {setting!r}"
                 )
+
+    @property
+    def optimizer_names(self) -> tuple[str, ...]:
+        """The inner optimizer's name, or the names drawn from, as a tuple."""
+        return check_optimizer(self.optimizer)
 
     @property
     def num_losses(self) -> int:

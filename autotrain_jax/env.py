@@ -17,6 +17,7 @@ from autotrain_jax.control_flow import when
 from autotrain_jax.history import WeightHistory
 from autotrain_jax.models import INIT_METHODS, make_init_fn, make_model, mask_widths
 from autotrain_jax.observation import record
+from autotrain_jax.optimizers import InnerOptimizer
 from autotrain_jax.params import EnvParams, check_params
 from autotrain_jax.scoring import (
     finite_losses,
@@ -27,7 +28,6 @@ from autotrain_jax.scoring import (
 from autotrain_jax.tasks import Task, labels, sample_task
 from autotrain_jax.training import (
     accuracy,
-    make_optimizer,
     make_train_fn,
     sample_accuracy,
     tree_all_finite,
@@ -108,7 +108,7 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         self._model = make_model(config, data.num_classes)
         self._init = make_init_fn(config, data.input_shape, data.num_classes)
         self._input_shape = data.input_shape
-        self._optimizer = make_optimizer(config.optimizer)
+        self._optimizer = InnerOptimizer(config.optimizer)
         self.inner_train = make_train_fn(config, self._model, self._optimizer)
 
     def __reduce__(self):
@@ -215,7 +215,7 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
             holdout_accuracy=jnp.float32(0),
             time=jnp.int32(0),
             inner_steps=jnp.int32(0),
-            task=sample_task(key_template, params),
+            task=self._sample_task(key_template, params),
             first_loss=jnp.float32(0),
             batch_size=jnp.int32(self.config.batch_size),
             inner_samples=jnp.int32(0),
@@ -318,6 +318,9 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         method = jax.random.randint(key_method, (), 0, len(INIT_METHODS))
         net = self._initialise(key_init, method, task)
         return net, self._optimizer.init(net)
+
+    def _sample_task(self, key: jax.Array, params: EnvParams) -> Task:
+        return sample_task(key, params, len(self.config.optimizer_names))
 
     def _initialise(self, key: jax.Array, method: jax.Array, task: Task | None):
         """Weights by `method`, narrowed to the task's hidden widths if it has them."""
@@ -444,7 +447,8 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
             state.task,
             state.batch_size,
         )
-        evaluation = self._evaluate(keys_evaluate, net, state.task, params)
+        scored = self._optimizer.eval_weights(opt_state, net, state.task.optimizer)
+        evaluation = self._evaluate(keys_evaluate, scored, state.task, params)
         diverged = ~(jnp.all(jnp.isfinite(losses)) & tree_all_finite(net))
         return Outcome(net, opt_state, losses, evaluation, diverged)
 
@@ -492,7 +496,7 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         the warm-up, like the fresh draw, runs only if some env restarts.
         """
         key_init, key_warm = jax.random.split(key)
-        task = sample_task(jax.random.fold_in(key, 1), params)
+        task = self._sample_task(jax.random.fold_in(key, 1), params)
         state = state.replace(task=tree_where(where, task, state.task))
         state = self._reinit(key_init, state, params, where)
         state = state.replace(
@@ -554,13 +558,16 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         if split not in ("train", "holdout", "test"):
             raise ValueError(f"split must be train, holdout or test, got {split!r}")
         data, task = params.data, state.task
+        weights = self._optimizer.eval_weights(
+            state.opt_state, state.weights, task.optimizer
+        )
         xs = getattr(data, f"{split}_x")
         ys = labels(task, data, split, jnp.arange(xs.shape[0]))
 
         def correct(xy):
             x, y = xy
             x = data.normalize(x[None], task.dataset)
-            return accuracy(self._model, state.weights, x, y[None])
+            return accuracy(self._model, weights, x, y[None])
 
         hits = jax.lax.map(correct, (xs, ys), batch_size=batch_size)
         subset = split == "train" and params.train_subset_size is not None

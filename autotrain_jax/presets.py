@@ -8,7 +8,7 @@ from typing import Any
 
 from gymnax import registration
 
-from autotrain_jax.config import EnvConfig
+from autotrain_jax.config import LR_FREE_OPTIMIZERS, EnvConfig
 from autotrain_jax.data import SOURCES, Dataset, check_size, combine, load_dataset
 from autotrain_jax.env import AutoTrainEnv
 from autotrain_jax.params import EnvParams, check_params
@@ -19,6 +19,9 @@ ALIASES = {"H": "history", "T": "inner_steps", "S": "loss_every"}
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(EnvConfig)}
 _PARAM_FIELDS = {f.name for f in dataclasses.fields(EnvParams)} - {"data"}
 _DATA_FIELDS = {"dataset", "data_dir", "source", "train_size", "holdout_size", "seed"}
+# The env's LR of an LR-free optimizer is a factor on its default step: 1 runs it
+# at its defaults; the preset's LRs belong to its own (classic) optimizer.
+LR_FREE_LR = {"initial_lr": 1.0, "lr_max": 10.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +90,10 @@ def make_env(
         random subset of them. So may MLP widths: `hidden=((16, 128), 64)`
         builds 128 units masked down to a drawn 16..128 per episode. A tuple
         of datasets of one image shape, e.g. `dataset=("mnist", "notmnist")`,
-        draws one of them per episode.
+        draws one of them per episode. So may `optimizer`, a tuple of optax
+        names (`config.OPTIMIZERS`); if all of them are LR-free, the env's LR is
+        a factor on their default step, and `initial_lr` and `lr_max` default
+        to `LR_FREE_LR` (1 and 10) rather than the preset's.
 
     Raises:
       ValueError: naming the field, for any invalid setting, before compiling.
@@ -110,6 +116,8 @@ def make_env(
         overrides["hidden"] = tuple(upper(w) for w in widths)
     config = EnvConfig(**{**preset.config, **_pick(overrides, _CONFIG_FIELDS)})
     settings = {**preset.params, **_pick(overrides, _PARAM_FIELDS)}
+    if all(name in LR_FREE_OPTIMIZERS for name in config.optimizer_names):
+        settings |= {k: v for k, v in LR_FREE_LR.items() if k not in overrides}
     config.check_hidden_widths(settings.get("hidden_widths"))
     data_settings = _pick(overrides, _DATA_FIELDS)
     if is_range(data_settings.get("train_size")):  # a pool, sampled per episode

@@ -15,6 +15,7 @@ batch); a plain number stays fixed, and then nothing is drawn.
   that probability, replaced by a class drawn uniformly (possibly its own),
   fixed for the episode: a task whose best accuracy is lower, while its
   training stays healthy. None (the default) leaves the labels alone.
+- the inner optimizer, when `EnvConfig.optimizer` is a tuple of names: uniform.
 - `hidden_widths` (MLP): per hidden layer, a width or a uniform integer in
   [low, high] up to the configured width; the units above it are masked by
   zero weights at every initialisation, which training never moves (see
@@ -46,6 +47,7 @@ class Task:
     widths: jax.Array | None = None  # (L,) int32 MLP hidden widths, if sampled
     label_noise: jax.Array | None = None  # () float32, P(a label is replaced)
     label_seed: jax.Array | None = None  # (2,) uint32, which labels, and by what
+    optimizer: jax.Array | None = None  # () int32, index into a set of optimizers
 
 
 def is_range(value) -> bool:
@@ -69,8 +71,12 @@ def _log_uniform(key: jax.Array, low, high) -> jax.Array:
     return jnp.clip(jnp.exp(log_value), low, high)
 
 
-def sample_task(key: jax.Array, params) -> Task:
-    """Draws one episode's settings; fixed settings are taken as they are."""
+def sample_task(key: jax.Array, params, num_optimizers: int = 1) -> Task:
+    """Draws one episode's settings; fixed settings are taken as they are.
+
+    With `num_optimizers` > 1 (`EnvConfig.optimizer` is a set of that many)
+    the episode's optimizer is drawn uniformly among them.
+    """
     key_lr, key_budget, key_size, key_offset = jax.random.split(key, 4)
     data = params.data
     dataset = 0
@@ -101,7 +107,14 @@ def sample_task(key: jax.Array, params) -> Task:
         dataset=jnp.asarray(dataset, jnp.int32),
         widths=_sample_widths(jax.random.fold_in(key, 1), params.hidden_widths),
         **_sample_label_noise(jax.random.fold_in(key, 3), params.label_noise),
+        optimizer=_sample_optimizer(jax.random.fold_in(key, 4), num_optimizers),
     )
+
+
+def _sample_optimizer(key: jax.Array, num_optimizers: int) -> jax.Array | None:
+    if num_optimizers == 1:
+        return None
+    return jax.random.randint(key, (), 0, num_optimizers)
 
 
 def _sample_label_noise(key: jax.Array, label_noise) -> dict:

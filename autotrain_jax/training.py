@@ -12,21 +12,8 @@ import optax
 
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.data import Dataset
+from autotrain_jax.optimizers import InnerOptimizer
 from autotrain_jax.tasks import Task, labels, sample_train_indices
-
-
-def make_optimizer(name: str) -> optax.GradientTransformation:
-    """The optimizer's update direction; the env scales it by its own LR.
-
-    `optax.sgd(lr)` is `chain(direction, scale(-lr))`, and so are momentum SGD and
-    Adam; keeping the LR out of the optimizer state leaves one source of truth for
-    it (`EnvState.lr`) that rewinding the optimizer state does not change.
-    """
-    if name == "sgd":
-        return optax.identity()
-    if name == "momentum":
-        return optax.trace(decay=0.9)
-    return optax.scale_by_adam()
 
 
 def cross_entropy(
@@ -48,14 +35,15 @@ def accuracy(model: nn.Module, params, x: jax.Array, y: jax.Array) -> jax.Array:
 
 
 def make_train_fn(
-    config: EnvConfig, model: nn.Module, optimizer: optax.GradientTransformation
+    config: EnvConfig, model: nn.Module, optimizer: InnerOptimizer
 ) -> Callable:
     """Returns `train(key, params, opt_state, lr, data, task=None, batch_size=None)
     -> (params, opt_state, losses)`.
 
     Runs T = config.inner_steps optimizer steps on minibatches drawn with
     replacement from the training split (or the `task`'s subset of it), in one
-    `lax.scan`. `losses` is (K,): the mean minibatch loss over each block of
+    `lax.scan`, with the `task`'s optimizer if `config.optimizer` is a set.
+    `losses` is (K,): the mean minibatch loss over each block of
     S = config.loss_every steps. Under the `self_play` action set each step
     draws `config.batch_size_max` examples and averages the loss over the first
     `batch_size` (a traced int32): a variable batch size with static shapes.
@@ -78,6 +66,7 @@ def make_train_fn(
         pool = data.train_y.shape[0]
         size = batch_size if variable else None
         dataset = None if task is None else task.dataset
+        choice = None if task is None else task.optimizer
 
         def inner_step(carry, step_key):
             params, opt_state = carry
@@ -87,8 +76,7 @@ def make_train_fn(
                 idx = sample_train_indices(step_key, task, drawn, data)
             x = data.normalize(data.train_x[idx], dataset)
             loss, grads = grad_fn(params, x, labels(task, data, "train", idx), size)
-            direction, opt_state = optimizer.update(grads, opt_state, params)
-            params = jax.tree.map(lambda p, d: p - lr * d, params, direction)
+            params, opt_state = optimizer.apply(grads, opt_state, params, lr, choice)
             return (params, opt_state), loss
 
         keys = jax.random.split(key, config.inner_steps)

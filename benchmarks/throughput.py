@@ -33,13 +33,14 @@ import jax.numpy as jnp
 import autotrain_jax as at
 from autotrain_jax.agents.ppo import PPOConfig, make_ppo
 from autotrain_jax.models import make_model
+from autotrain_jax.optimizers import InnerOptimizer
 from autotrain_jax.sharding import (
     env_mesh,
     envs_from_local,
     local_rows,
     replicate,
 )
-from autotrain_jax.training import make_optimizer, make_train_fn
+from autotrain_jax.training import make_train_fn
 
 
 def timed(fn, *args, repeats: int):
@@ -116,7 +117,7 @@ def inner_step_flops(env, state, params) -> float:
     a program without loops: XLA's cost analysis counts a loop's body once."""
     config = dataclasses.replace(env.config, inner_steps=1, loss_every=1)
     model = make_model(config, params.data.num_classes)
-    train = make_train_fn(config, model, make_optimizer(config.optimizer))
+    train = make_train_fn(config, model, InnerOptimizer(config.optimizer))
     num_envs = state.lr.shape[0]
     keys = jax.random.split(jax.random.key(1), num_envs)
     step = jax.jit(jax.vmap(train, in_axes=(0, 0, 0, 0, None)))
