@@ -131,6 +131,31 @@ def cosine_decay(env, params, horizon: int, final_fraction: float = 0.01) -> Pol
     return schedule(env, params, lr_at)
 
 
+def keep(env, params) -> Policy:
+    """The LR the run started at, throughout: a constant LR that needs no
+    fixed `initial_lr` (so one program serves a grid of them)."""
+    action = continuous_action(env, params, 1.0)
+    return stateless(lambda key, obs: action)
+
+
+def cosine_from_start(
+    env, params, horizon: int, final_fraction: float = 0.01
+) -> Policy:
+    """`cosine_decay` from whatever LR the run starts at: each step asks for
+    the cosine's ratio to its previous step, so it needs no fixed `initial_lr`
+    (one program serves a grid of peak LRs)."""
+
+    def fraction(t):
+        cosine = 0.5 * (1.0 + jnp.cos(math.pi * jnp.minimum(t, horizon) / horizon))
+        return final_fraction + (1 - final_fraction) * cosine
+
+    def act(key, obs, t):
+        factor = jnp.where(t == 0, 1.0, fraction(t) / fraction(t - 1))
+        return continuous_action(env, params, factor), t + 1
+
+    return Policy(lambda: jnp.int32(0), act)
+
+
 class _Tracker(NamedTuple):
     best: jax.Array  # () float32, best score seen
     since: jax.Array  # () int32, steps since the best (or since the last cut)
@@ -218,8 +243,12 @@ def pbt_rollout(
     quantile: float = 0.25,
     factors: tuple[float, float] = (0.8, 1.2),
     num_steps: int | None = None,
+    initial_lrs: tuple[float, ...] | None = None,
 ) -> EnvState:
     """Population Based Training (Jaderberg et al. 2017) inside one jit.
+
+    Members start at the task's initial LR, or at `initial_lrs` (one per
+    member: a population spread over a grid).
 
     Every `interval` env steps, each member in the bottom `quantile` by score
     copies the weights, optimizer state, weight history and LR of a random member
@@ -237,6 +266,13 @@ def pbt_rollout(
         [key_reset[None], jax.random.split(key_reset, population - 1)]
     )
     _, states = jax.vmap(env.reset, in_axes=(0, None))(member_keys, params)
+    if initial_lrs is not None:
+        if len(initial_lrs) != population:
+            raise ValueError(
+                f"initial_lrs must hold one LR per member ({population}), "
+                f"got {initial_lrs}"
+            )
+        states = states.replace(lr=jnp.asarray(initial_lrs, jnp.float32))
 
     def one(states, inputs):
         t, key = inputs

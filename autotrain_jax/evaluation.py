@@ -85,16 +85,79 @@ def evaluate_many(
     }
 
 
-def evaluate_pbt(
-    env: AutoTrainEnv, params: EnvParams, keys: jax.Array, population: int = 8
-) -> dict[str, np.ndarray]:
-    """`evaluate` for Population Based Training (`pbt_rollout`): per
-    seed, the final metrics of the best-scoring member, with inner_steps summed
-    over the whole population (its compute)."""
+def evaluate_lrs(
+    env: AutoTrainEnv,
+    params: EnvParams,
+    policies: Mapping[str, Any],
+    keys: jax.Array,
+    initial_lrs,
+    batch_size: int = 256,
+) -> dict[float, dict[str, dict[str, np.ndarray]]]:
+    """`evaluate_many` from each of `initial_lrs`, all in one program:
+    {initial LR: {policy: per-seed results}}. Every (policy, initial LR) pair
+    sees the same keys, so all rows are paired.
+
+    The policies must not depend on `params.initial_lr` (which is traced
+    here): keep the LR (`baselines.keep`), relative schedules
+    (`baselines.cosine_from_start`), score-driven ones and learned controllers
+    qualify. Episodes run `batch_size` at a time (`lax.map`), which bounds
+    memory whatever the grid's size.
+    """
+    names = list(policies)
+    combined = _switch([as_policy(policies[name]) for name in names])
     horizon = max_budget(params)
+    lrs = jnp.asarray(initial_lrs, jnp.float32)
+
+    def one(inputs, params):
+        index, lr, key = inputs
+        params = params.replace(initial_lr=lr)
+        _, state = rollout(env, params, combined(index), key, horizon)
+        return final_metrics(env, params, state)
+
+    index, lr, seed = (
+        a.ravel()
+        for a in jnp.meshgrid(
+            jnp.arange(len(names)),
+            jnp.arange(len(lrs)),
+            jnp.arange(len(keys)),
+            indexing="ij",
+        )
+    )
+    inputs = (index, lrs[lr], keys[seed])
+
+    @jax.jit
+    def run(inputs, params):
+        return jax.lax.map(lambda x: one(x, params), inputs, batch_size=batch_size)
+
+    results = jax.device_get(run(inputs, params))
+    shape = (len(names), len(lrs), len(keys))
+    rows = {k: v.reshape(*shape, *v.shape[1:]) for k, v in results.items()}
+    return {
+        float(initial_lrs[j]): {
+            name: {k: v[i, j] for k, v in rows.items()} for i, name in enumerate(names)
+        }
+        for j in range(len(lrs))
+    }
+
+
+def evaluate_pbt(
+    env: AutoTrainEnv,
+    params: EnvParams,
+    keys: jax.Array,
+    population: int = 8,
+    initial_lrs: tuple[float, ...] | None = None,
+) -> dict[str, np.ndarray]:
+    """`evaluate` for Population Based Training (`pbt_rollout`; `initial_lrs`:
+    one starting LR per member): per seed, the final metrics of the
+    best-scoring member, with inner_steps summed over the whole population
+    (its compute)."""
+    horizon = max_budget(params)
+    population = population if initial_lrs is None else len(initial_lrs)
 
     def one(key, params):
-        states = pbt_rollout(env, params, key, population=population, num_steps=horizon)
+        states = pbt_rollout(
+            env, params, key, population, num_steps=horizon, initial_lrs=initial_lrs
+        )
         best = jax.tree.map(lambda x: x[jnp.argmax(states.score)], states)
         metrics = final_metrics(env, params, best)
         metrics["inner_steps"] = states.inner_steps.sum()

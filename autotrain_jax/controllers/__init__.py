@@ -40,6 +40,7 @@ from autotrain_jax.agents.ppo import PPOConfig, RunningStats, networks
 from autotrain_jax.controllers.steer import Steering, SteerState, steer
 
 __all__ = [
+    "DEFAULT",
     "Controller",
     "SteerState",
     "Steering",
@@ -50,6 +51,7 @@ __all__ = [
 ]
 
 SHIPPED = pathlib.Path(__file__).parent
+DEFAULT = "meta-tiny-v1-nostop"  # the controller to use (see the README's results)
 AUGMENTATIONS = ("label_noise",)  # training settings that alter the user's data
 _FILES = ("controller.json", "policy.npz")
 
@@ -95,14 +97,19 @@ class Controller:
           ValueError: if the overrides change the observation's shape or the
             action set, which the agent's network is fixed to.
         """
-        settings = {
+        settings = self.task_settings(augmented)
+        env, params = at.make_env(self.preset, **{**settings, **overrides})
+        self.check_env(env)
+        return env, params
+
+    def task_settings(self, augmented: bool = False) -> dict[str, Any]:
+        """The `make_env` settings of its training, without the data
+        augmentations (`AUGMENTATIONS`) unless `augmented`."""
+        return {
             k: v
             for k, v in self.settings.items()
             if augmented or k not in AUGMENTATIONS
         }
-        env, params = at.make_env(self.preset, **{**settings, **overrides})
-        self.check_env(env)
-        return env, params
 
     def check_env(self, env) -> None:
         """Raises a ValueError unless `env` shows the agent observations of

@@ -1,0 +1,236 @@
+"""The comparison protocol: controllers against what a practitioner runs instead.
+
+Every row of a task runs through the same env settings and data, on the same
+seeds (paired initial weights and minibatches), and reports its compute in
+inner optimizer steps:
+
+- each controller, greedy, from each initial LR;
+- the untuned constant: the initial LR throughout;
+- the fixed prior: the one constant LR best on the controller's own training
+  distribution (`fixed_prior`), chosen there, never on a held-out task;
+- the tuned constant and the tuned cosine: the grid's best (by mean holdout
+  accuracy) constant LR and cosine peak; their compute is the whole grid's;
+- every LR-free optax optimizer at its defaults (`config.LR_FREE_OPTIMIZERS`);
+- early stopping with restore, and reduce-on-plateau, from each initial LR;
+- PBT with one member per grid LR; its compute is every member's.
+
+The schedules run in a twin env with the `continuous` action set (any LR
+factor), built from the controller's settings and the same data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+import autotrain_jax as at
+from autotrain_jax import baselines
+from autotrain_jax.config import LR_FREE_OPTIMIZERS
+from autotrain_jax.controllers import Controller, as_settings
+from autotrain_jax.evaluation import evaluate_lrs, evaluate_many, evaluate_pbt
+from autotrain_jax.tasks import max_budget
+
+SUITES = pathlib.Path(__file__).parent / "suites"
+BOX = {"action_set": "continuous", "max_lr_factor": 10.0}  # the twin's actions
+UNTUNED, PRIOR = "untuned constant", "fixed prior"
+TUNED, COSINE = "tuned constant", "tuned cosine"
+PBT = "PBT"
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """A committed set of held-out tasks, seeds and goals (`suites/*.json`)."""
+
+    name: str
+    seed: int  # the seeds' base key
+    seeds: int  # paired seeds per row
+    data: Mapping[str, Any]  # make_env data settings of every task
+    common: Mapping[str, Any]  # make_env overrides of every task
+    initial_lrs: Mapping[str, tuple[float, ...]]  # per family, what users pick
+    grid: tuple[float, ...]  # the tuned rows' LRs, the fixed prior's too
+    tasks: Mapping[str, Mapping[str, Any]]  # name: {"family", "env": overrides}
+    goals: Mapping[str, str]
+
+    def overrides(self, task: str) -> dict[str, Any]:
+        """The `make_env` overrides of `task`, on top of a controller's."""
+        return {**self.data, **self.common, **self.tasks[task]["env"]}
+
+    def task_initial_lrs(self, task: str) -> tuple[float, ...]:
+        return self.initial_lrs[self.tasks[task]["family"]]
+
+
+def load_suite(name: str | pathlib.Path) -> Suite:
+    """A shipped suite by name (`suites/{name}.json`) or a JSON file's path.
+
+    Raises:
+      ValueError: naming the suite, if it is neither, or lacks a field.
+    """
+    path = SUITES / f"{name}.json"
+    path = path if path.is_file() else pathlib.Path(name)
+    shipped = sorted(p.stem for p in SUITES.glob("*.json"))
+    if not path.is_file():
+        raise ValueError(f"suite must be one of {shipped} or a JSON file, got {name!r}")
+    raw = as_settings(json.loads(path.read_text()))
+    fields = [f.name for f in dataclasses.fields(Suite)]
+    if missing := [f for f in fields if f not in raw]:
+        raise ValueError(f"suite {str(path)!r} lacks the fields {missing}")
+    if len({len(lrs) for lrs in raw["initial_lrs"].values()}) != 1:
+        raise ValueError(
+            f"suite {str(path)!r}: initial_lrs must list as many LRs for every "
+            f"family (one table per position), got {raw['initial_lrs']}"
+        )
+    return Suite(**{f: raw[f] for f in fields})
+
+
+def twin(
+    controller: Controller, overrides: Mapping[str, Any], data, augmented=False
+) -> tuple[at.AutoTrainEnv, at.EnvParams]:
+    """The controller's env with `overrides`, on `data`, acting through the
+    `continuous` set: the env every schedule and baseline row runs in."""
+    settings = {**controller.task_settings(augmented), **overrides, "data": data}
+    return at.make_env(controller.preset, **{**settings, **BOX})
+
+
+def fixed_prior(
+    controller: Controller, grid, seeds: int = 32, seed: int = 0, data_dir=None
+) -> dict[str, Any]:
+    """The constant LR of `grid` with the best mean holdout accuracy on the
+    controller's own training distribution (augmentations included), on
+    `seeds` episodes: {"lr", "holdout_accuracy": {lr: mean}, "seeds"}."""
+    _, params = controller.make_env(augmented=True, data_dir=data_dir)
+    env, params = twin(controller, {}, params.data, augmented=True)
+    keys = jax.random.split(jax.random.key(seed), seeds)
+    rows = evaluate_lrs(env, params, {"keep": baselines.keep(env, params)}, keys, grid)
+    holdout = {
+        lr: float(np.mean(r["keep"]["holdout_accuracy"])) for lr, r in rows.items()
+    }
+    best = max(holdout, key=holdout.get)
+    return {"lr": best, "holdout_accuracy": holdout, "seeds": seeds}
+
+
+def compare_task(
+    controllers: Mapping[str, Controller],
+    overrides: Mapping[str, Any],
+    initial_lrs,
+    grid,
+    keys: jax.Array,
+    prior_lr: float,
+    data_dir=None,
+) -> dict[str, Any]:
+    """Every row of the protocol on one task: {"cells": {initial LR: {row:
+    per-seed results}}, "grid": {lr: {"constant", "cosine"}}, "tuned_lr",
+    "cosine_peak"}. Results hold test/holdout/train accuracy, inner_steps and
+    `compute` (inner steps the row's answer cost, a grid's in all)."""
+    if unknown := sorted(set(initial_lrs) - set(grid)):
+        raise ValueError(f"initial_lrs must lie on the grid {grid}, got {unknown}")
+    first = next(iter(controllers.values()))
+    env, params = first.make_env(data_dir=data_dir, **overrides)
+    box, box_params = twin(first, overrides, params.data)
+    horizon = max_budget(box_params)
+    grid_runs = evaluate_lrs(
+        box,
+        box_params,
+        {
+            "constant": baselines.keep(box, box_params),
+            "cosine": baselines.cosine_from_start(box, box_params, horizon),
+        },
+        keys,
+        grid,
+    )
+    tuned, peak = _best(grid_runs, "constant"), _best(grid_runs, "cosine")
+    once = {  # rows that do not depend on the initial LR
+        TUNED: _grid_row(grid_runs, "constant", tuned),
+        COSINE: _grid_row(grid_runs, "cosine", peak),
+        f"{PRIOR} ({prior_lr:g})": _own_compute(grid_runs[prior_lr]["constant"]),
+        **lr_free_rows(first, overrides, params.data, keys),
+        PBT: _pbt_row(box, box_params, keys, grid),
+    }
+    policies = {
+        f"controller {label}": baselines.in_continuous(c.policy, env, box_params)
+        for label, c in controllers.items()
+    }
+    policies |= {
+        "early stopping (restore)": baselines.early_stopping(box, box_params),
+        "reduce on plateau": baselines.reduce_on_plateau(box, box_params),
+    }
+    runs = evaluate_lrs(box, box_params, policies, keys, initial_lrs)
+    cells = {}
+    for lr0 in initial_lrs:
+        rows = {name: _own_compute(row) for name, row in runs[lr0].items()}
+        untuned = {UNTUNED: _own_compute(grid_runs[lr0]["constant"])}
+        controllers_first = [n for n in rows if n.startswith("controller")]
+        others = {n: rows[n] for n in rows if n not in controllers_first}
+        cells[lr0] = {n: rows[n] for n in controllers_first} | untuned | once | others
+    return {"cells": cells, "grid": grid_runs, "tuned_lr": tuned, "cosine_peak": peak}
+
+
+def lr_free_rows(controller, overrides, data, keys) -> dict[str, dict]:
+    """Each LR-free optax optimizer at its defaults (the env's LR 1, kept)."""
+    rows = {}
+    for name in LR_FREE_OPTIMIZERS:
+        free = {**overrides, "optimizer": name, "initial_lr": 1.0, "lr_max": 10.0}
+        env, params = twin(controller, free, data)
+        row = evaluate_many(env, params, {name: baselines.keep(env, params)}, keys)
+        rows[f"{name} (defaults)"] = _own_compute(row[name])
+    return rows
+
+
+def _own_compute(row: dict) -> dict:
+    return row | {"compute": row["inner_steps"]}
+
+
+def _best(runs: dict, policy: str) -> float:
+    """The grid LR whose `policy` row has the best mean holdout accuracy."""
+    return max(runs, key=lambda lr: np.mean(runs[lr][policy]["holdout_accuracy"]))
+
+
+def _grid_row(runs: dict, policy: str, lr: float) -> dict:
+    """The grid's chosen row, its compute the whole grid's, per seed."""
+    compute = np.sum([runs[g][policy]["inner_steps"] for g in runs], axis=0)
+    return runs[lr][policy] | {"compute": compute}
+
+
+def _pbt_row(env, params, keys, grid) -> dict:
+    params = params.replace(initial_lr=float(grid[0]))  # members then start on grid
+    return _own_compute(evaluate_pbt(env, params, keys, initial_lrs=tuple(grid)))
+
+
+def run_suite(
+    controllers: Mapping[str, Controller],
+    suite: Suite,
+    tasks=None,
+    data_dir=None,
+    on_task=None,
+) -> dict[str, Any]:
+    """The protocol over the suite's tasks (all by default): {"suite", "seeds",
+    "priors": {label: fixed_prior}, "tasks": {task: compare_task}}.
+    `on_task(results)` is called after each task (e.g. to save progress)."""
+    tasks = list(suite.tasks) if tasks is None else list(tasks)
+    if unknown := sorted(set(tasks) - set(suite.tasks)):
+        raise ValueError(f"tasks must be among {sorted(suite.tasks)}, got {unknown}")
+    priors = {
+        label: fixed_prior(c, suite.grid, data_dir=None)
+        for label, c in controllers.items()
+    }
+    prior_lr = next(iter(priors.values()))["lr"]
+    keys = jax.random.split(jax.random.key(suite.seed), suite.seeds)
+    results = {"suite": suite.name, "seeds": suite.seeds, "priors": priors, "tasks": {}}
+    for task in tasks:
+        results["tasks"][task] = compare_task(
+            controllers,
+            suite.overrides(task),
+            suite.task_initial_lrs(task),
+            suite.grid,
+            keys,
+            prior_lr,
+            data_dir,
+        )
+        if on_task is not None:
+            on_task(results)
+    return results

@@ -1,0 +1,183 @@
+"""The protocol's results as JSON and markdown tables, generated from the data."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from autotrain_jax.evaluation import summarize
+from autotrain_jax.experiments.protocol import TUNED, UNTUNED
+
+
+def to_json(results: dict[str, Any]) -> str:
+    """`run_suite`'s results as JSON: arrays as lists, LR keys as strings."""
+
+    def plain(value):
+        if isinstance(value, dict):
+            return {_key(k): plain(v) for k, v in value.items()}
+        if isinstance(value, np.ndarray | np.generic):
+            return value.tolist()
+        return value
+
+    return json.dumps(plain(results), indent=1)
+
+
+def from_json(text: str) -> dict[str, Any]:
+    """`to_json`'s output back to arrays and float LR keys."""
+
+    def parsed(value):
+        if isinstance(value, dict):
+            return {_unkey(k): parsed(v) for k, v in value.items()}
+        if isinstance(value, list) and value and not isinstance(value[0], dict):
+            return np.asarray(value)
+        return value
+
+    return parsed(json.loads(text))
+
+
+def _key(k):
+    return f"{k:g}" if isinstance(k, float) else k
+
+
+def _unkey(k: str):
+    try:
+        return float(k)
+    except ValueError:
+        return k
+
+
+def find(rows: dict, short: str) -> str | None:
+    """The row whose name, before any " (...)", is `short`."""
+    return next((n for n in rows if n.split(" (")[0] == short), None)
+
+
+def diff(rows: dict, name: str, opponent: str) -> np.ndarray:
+    """Per seed: test accuracy of row `name` minus row `opponent` (short names)."""
+    a, b = (np.asarray(rows[find(rows, n)]["test_accuracy"]) for n in (name, opponent))
+    return a - b
+
+
+def opponents(results: dict) -> list[str]:
+    """Short names of the rows in every cell that are not controllers."""
+    cells = [rows for t in results["tasks"].values() for rows in t["cells"].values()]
+    names = [n.split(" (")[0] for n in cells[0] if not n.startswith("controller")]
+    return [n for n in names if all(find(rows, n) for rows in cells)]
+
+
+def _cells_at(results: dict, position: int | None):
+    """(task, initial LR, rows) at the `position`-th initial LR of each task's
+    family (0: the lowest), or every cell if None."""
+    for task, r in results["tasks"].items():
+        lrs = sorted(r["cells"])
+        for lr0 in lrs if position is None else [lrs[position]]:
+            yield task, lr0, r["cells"][lr0]
+
+
+def headline(results: dict, controller: str) -> str:
+    """Per initial LR (lowest, middle, highest of each task's family) and over
+    all: the controller minus each opponent, paired; the mean over tasks with
+    a 95% CI over seeds and one over tasks; the worst cell; relative compute."""
+    first = next(iter(results["tasks"].values()))
+    positions = range(len(first["cells"]))
+    labels = {0: "lowest", len(positions) - 1: "highest"}
+    out = []
+    for position in [*positions, None]:
+        cells = list(_cells_at(results, position))
+        title = (
+            "all initial LRs"
+            if position is None
+            else f"the {labels.get(position, 'middle')} initial LR of each task"
+        )
+        out += [
+            f"#### {controller} vs each opponent, from {title}",
+            "",
+            "| opponent | mean diff | 95% CI (seeds) | 95% CI (tasks) "
+            "| worst cell | opponent compute / controller's |",
+            "|---|---|---|---|---|---|",
+        ]
+        for opponent in opponents(results):
+            out.append(_headline_row(cells, controller, opponent))
+        out.append("")
+    return "\n".join(out)
+
+
+def _headline_row(cells, controller: str, opponent: str) -> str:
+    per_cell = [diff(rows, controller, opponent) for _, _, rows in cells]
+    seeds = summarize(np.mean(per_cell, 0))
+    tasks: dict[str, list] = {}
+    for (task, _, _), d in zip(cells, per_cell, strict=True):
+        tasks.setdefault(task, []).append(np.mean(d))
+    over_tasks = summarize([np.mean(v) for v in tasks.values()])
+    worst = min(
+        zip((np.mean(d) for d in per_cell), cells, strict=True), key=lambda x: x[0]
+    )
+    ratio = np.mean(
+        [
+            np.mean(rows[find(rows, opponent)]["compute"])
+            / np.mean(rows[find(rows, controller)]["compute"])
+            for _, _, rows in cells
+        ]
+    )
+    return (
+        f"| {opponent} | {100 * seeds['mean']:+.2f} pts | ± {100 * seeds['ci95']:.2f}"
+        f" | ± {100 * over_tasks['ci95']:.2f} | {100 * worst[0]:+.2f} "
+        f"({worst[1][0]} @ {worst[1][1]:g}) | {ratio:.1f}x |"
+    )
+
+
+def per_task(results: dict) -> str:
+    """Every row of every cell: test accuracy (mean ± 95% CI over seeds),
+    paired differences from the untuned constant and the tuned constant, and
+    compute (mean inner steps)."""
+    out = []
+    for task, r in results["tasks"].items():
+        out += [
+            f"### {task} (tuned constant LR {r['tuned_lr']:g}, tuned cosine peak "
+            f"{r['cosine_peak']:g})",
+            "",
+            "| initial LR | row | test accuracy | vs untuned | vs tuned constant "
+            "| compute (inner steps) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for lr0, rows in r["cells"].items():
+            for name, row in rows.items():
+                test = summarize(row["test_accuracy"])
+                short = name.split(" (")[0]
+                untuned, tuned = (
+                    summarize(diff(rows, short, o)) for o in (UNTUNED, TUNED)
+                )
+                out.append(
+                    f"| {lr0:g} | {name} | {test['mean']:.4f} ± {test['ci95']:.4f} "
+                    f"| {untuned['mean']:+.4f} ± {untuned['ci95']:.4f} "
+                    f"| {tuned['mean']:+.4f} ± {tuned['ci95']:.4f} "
+                    f"| {np.mean(row['compute']):.0f} |"
+                )
+        out.append("")
+    return "\n".join(out)
+
+
+def markdown(results: dict) -> str:
+    """The whole report: fixed priors, one headline per controller, per task."""
+    priors = results["priors"]
+    lines = [f"# Suite {results['suite']}: {results['seeds']} paired seeds", ""]
+    for label, prior in priors.items():
+        lines.append(
+            f"- fixed prior of {label}: LR {prior['lr']:g} (best mean holdout "
+            f"accuracy on its training distribution, {prior['seeds']} seeds)"
+        )
+    lines.append("")
+    first = next(iter(results["tasks"].values()))
+    for name in next(iter(first["cells"].values())):
+        if name.startswith("controller"):
+            lines.append(headline(results, name))
+    return "\n".join(lines) + "\n" + per_task(results)
+
+
+def write(results: dict, out: pathlib.Path) -> None:
+    """suite.json (every seed, every grid row) and suite.md into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "suite.json").write_text(to_json(results))
+    (out / "suite.md").write_text(markdown(results))
