@@ -3,13 +3,14 @@
     autotrain-jax envs                            # the presets and their settings
     autotrain-jax train tiny --num-updates 50 --ppo lr=1e-3 --env initial_lr=0.1
     autotrain-jax evaluate meta-tiny-v0 --env initial_lr=1e-4 --seeds 8
-    autotrain-jax compare --policy runs/tiny --tasks tiny   # benchmarks/compare.py
+    autotrain-jax compare --suite v2 --data-dir DATA   # controllers vs practitioners
     autotrain-jax bench --presets tiny                      # benchmarks/throughput.py
 
 `train` takes every flag of the example scripts (`autotrain-jax train PRESET
 --help`), with any PPOConfig field as `--ppo KEY=VALUE` and any `make_env`
-setting as `--env KEY=VALUE`. `compare` and `bench` run the benchmark scripts of
-a source checkout, with their own flags.
+setting as `--env KEY=VALUE`. `compare` runs the comparison protocol on a
+committed suite (`autotrain_jax.experiments.compare`); `bench` runs
+benchmarks/throughput.py of a source checkout, with its own flags.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from autotrain_jax.presets import PRESETS
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
-SCRIPTS = {"compare": "compare.py", "bench": "throughput.py"}
+SCRIPTS = {"bench": "throughput.py"}
 
 
 def envs() -> str:
@@ -109,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a make_env override on top of the controller's settings (repeatable)",
     )
     ev.add_argument("--json", action="store_true", help="print per-seed JSON")
+    commands.add_parser(
+        "compare",
+        help="controllers vs what practitioners run, on a committed suite "
+        "(its flags: autotrain-jax compare --help)",
+        add_help=False,
+    )
     for name, script in SCRIPTS.items():
         commands.add_parser(
             name,
@@ -146,6 +153,10 @@ def run(argv: list[str]) -> dict | None:
         results = evaluate(args.controller, args.seeds, dict(args.env), args.data_dir)
         print(json.dumps(results) if args.json else _evaluate_report(results))
         return results
+    elif args.command == "compare":
+        from autotrain_jax.experiments import compare
+
+        return compare.main(rest, prog="autotrain-jax compare")
     else:
         script = BENCHMARKS / SCRIPTS[args.command]
         if not script.exists():

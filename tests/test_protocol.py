@@ -6,9 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from scipy import stats
 
 import autotrain_jax as at
-from autotrain_jax import baselines, controllers
+from autotrain_jax import baselines, cli, controllers
 from autotrain_jax.evaluation import evaluate_lrs, evaluate_many
 from autotrain_jax.experiments import protocol, report
 from autotrain_jax.rollout import rollout
@@ -185,3 +186,26 @@ def test_lr_free_rows_start_at_their_defaults(toy_results):
     log, _ = rollout(env, params, baselines.keep(env, params), jax.random.key(0), 3)
     np.testing.assert_allclose(log["lr"], jnp.ones(3), rtol=1e-6)
     assert env.config.optimizer == "cocob"
+
+
+def test_goals_are_judged_on_the_measured_differences(toy_results):
+    cells = toy_results["tasks"]["toy"]["cells"].values()
+    prior = np.mean(
+        [report.diff(r, "controller default", "fixed prior") for r in cells], 0
+    )
+    text = report.goals(toy_results, "controller default")
+    line = next(x for x in text.splitlines() if x.startswith("| 1."))
+    half = stats.t.ppf(0.975, 1) * np.std(100 * prior, ddof=1) / np.sqrt(2)
+    assert f"| {100 * prior.mean():+.2f} ± {half:.2f} pts |" in line
+    assert line.endswith("| met |" if 100 * prior.mean() >= 1 else "| missed |")
+
+
+def test_the_cli_compare_names_bad_input_before_running(monkeypatch):
+    def no_run(*args, **kwargs):
+        raise AssertionError("the protocol ran before validation")
+
+    monkeypatch.setattr(protocol, "fixed_prior", no_run)
+    with pytest.raises(ValueError, match="suite must be one of"):
+        cli.run(["compare", "--suite", "v99"])
+    with pytest.raises(ValueError, match=r"tasks must be among .* got \['nope'\]"):
+        cli.run(["compare", "--suite", "v2", "--tasks", "nope"])

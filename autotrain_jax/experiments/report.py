@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from autotrain_jax.config import LR_FREE_OPTIMIZERS
 from autotrain_jax.evaluation import summarize
-from autotrain_jax.experiments.protocol import TUNED, UNTUNED
+from autotrain_jax.experiments.protocol import COSINE, TUNED, UNTUNED
 
 
 def to_json(results: dict[str, Any]) -> str:
@@ -60,6 +61,12 @@ def diff(rows: dict, name: str, opponent: str) -> np.ndarray:
     return a - b
 
 
+def controller_rows(results: dict) -> list[str]:
+    """The controllers' row names, in order (the first is the one under test)."""
+    first = next(iter(next(iter(results["tasks"].values()))["cells"].values()))
+    return [name for name in first if name.startswith("controller")]
+
+
 def opponents(results: dict) -> list[str]:
     """Short names of the rows in every cell that are not controllers."""
     cells = [rows for t in results["tasks"].values() for rows in t["cells"].values()]
@@ -76,15 +83,16 @@ def _cells_at(results: dict, position: int | None):
             yield task, lr0, r["cells"][lr0]
 
 
-def headline(results: dict, controller: str) -> str:
+def headline(results: dict, controller: str, positions=None) -> str:
     """Per initial LR (lowest, middle, highest of each task's family) and over
     all: the controller minus each opponent, paired; the mean over tasks with
-    a 95% CI over seeds and one over tasks; the worst cell; relative compute."""
+    a 95% CI over seeds and one over tasks; the worst cell; relative compute.
+    `positions`: which of those tables (indices, None for all), default every one."""
     first = next(iter(results["tasks"].values()))
-    positions = range(len(first["cells"]))
-    labels = {0: "lowest", len(positions) - 1: "highest"}
+    every = range(len(first["cells"]))
+    labels = {0: "lowest", len(every) - 1: "highest"}
     out = []
-    for position in [*positions, None]:
+    for position in [*every, None] if positions is None else positions:
         cells = list(_cells_at(results, position))
         title = (
             "all initial LRs"
@@ -125,6 +133,66 @@ def _headline_row(cells, controller: str, opponent: str) -> str:
         f"| {opponent} | {100 * seeds['mean']:+.2f} pts | ± {100 * seeds['ci95']:.2f}"
         f" | ± {100 * over_tasks['ci95']:.2f} | {100 * worst[0]:+.2f} "
         f"({worst[1][0]} @ {worst[1][1]:g}) | {ratio:.1f}x |"
+    )
+
+
+def goals(results: dict, controller: str) -> str:
+    """The suite's goals for `controller`, each with what was measured (all
+    initial LRs and tasks, paired; 95% CI over seeds) and whether it is met."""
+    cells = list(_cells_at(results, None))
+
+    def versus(opponent):
+        per_seed = np.mean([diff(rows, controller, opponent) for *_, rows in cells], 0)
+        return summarize(100 * per_seed)
+
+    def line(goal, measured, met):
+        return f"| {goal} | {measured} | {'met' if met else 'missed'} |"
+
+    prior, cosine = versus("fixed prior"), versus(COSINE)
+    free = {o: versus(o) for o in opponents(results) if o in LR_FREE_OPTIMIZERS}
+    best_free = max(free, key=lambda o: -free[o]["mean"])  # the strongest opponent
+    worst = min(
+        (np.mean(diff(rows, controller, TUNED)), task, lr0) for task, lr0, rows in cells
+    )
+    by_task = {
+        task: summarize(
+            100 * np.mean([diff(r, controller, COSINE) for r in t["cells"].values()], 0)
+        )
+        for task, t in results["tasks"].items()
+    }
+    stretch = [t for t, d in by_task.items() if d["mean"] - d["ci95"] >= 1.0]
+    return "\n".join(
+        [
+            "| goal | measured | |",
+            "|---|---|---|",
+            line(
+                "1. at least +1 pt over the fixed prior",
+                f"{prior['mean']:+.2f} ± {prior['ci95']:.2f} pts",
+                prior["mean"] >= 1,
+            ),
+            line(
+                "2. at least level with the tuned cosine",
+                f"{cosine['mean']:+.2f} ± {cosine['ci95']:.2f} pts",
+                cosine["mean"] >= 0,
+            ),
+            line(
+                "3. at least +0.5 pt over the best LR-free optimizer",
+                f"{free[best_free]['mean']:+.2f} ± {free[best_free]['ci95']:.2f} pts "
+                f"vs {best_free}",
+                free[best_free]["mean"] >= 0.5,
+            ),
+            line(
+                "4. no cell more than 1 pt below the tuned constant",
+                f"worst {100 * worst[0]:+.2f} pts ({worst[1]} @ {worst[2]:g})",
+                worst[0] >= -0.01,
+            ),
+            line(
+                "5. (stretch) +1 pt over the tuned cosine on 2 tasks, CI excluding 0",
+                f"{len(stretch)} task(s): {', '.join(stretch) or 'none'} "
+                "(one PPO seed: no recipe-level CI)",
+                len(stretch) >= 2,
+            ),
+        ]
     )
 
 
@@ -169,11 +237,37 @@ def markdown(results: dict) -> str:
             f"accuracy on its training distribution, {prior['seeds']} seeds)"
         )
     lines.append("")
-    first = next(iter(results["tasks"].values()))
-    for name in next(iter(first["cells"].values())):
-        if name.startswith("controller"):
-            lines.append(headline(results, name))
+    for name in controller_rows(results):
+        lines.append(headline(results, name))
     return "\n".join(lines) + "\n" + per_task(results)
+
+
+def readme_block(results: dict, controller: str) -> str:
+    """What the README shows between its suite markers: the goals and the
+    headline over all initial LRs, for `controller`."""
+    tasks = list(results["tasks"])
+    return "\n".join(
+        [
+            f"Suite {results['suite']}, {results['seeds']} paired seeds, "
+            f"{len(tasks)} tasks ({', '.join(tasks)}), {controller}:",
+            "",
+            goals(results, controller),
+            "",
+            headline(results, controller, positions=[None]),
+        ]
+    )
+
+
+def update_readme(readme: pathlib.Path, results: dict, controller: str) -> str:
+    """`readme`'s text with the block between its suite markers regenerated."""
+    begin, end = (
+        f"<!-- suite {results['suite']}: begin -->",
+        f"<!-- suite {results['suite']}: end -->",
+    )
+    text = readme.read_text()
+    head, rest = text.split(begin)
+    _, tail = rest.split(end)
+    return f"{head}{begin}\n{readme_block(results, controller)}\n{end}{tail}"
 
 
 def write(results: dict, out: pathlib.Path) -> None:
@@ -181,3 +275,23 @@ def write(results: dict, out: pathlib.Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "suite.json").write_text(to_json(results))
     (out / "suite.md").write_text(markdown(results))
+
+
+def main(argv=None) -> None:
+    """python -m autotrain_jax.experiments.report FOLDER [--readme README.md]:
+    rewrites FOLDER/suite.md (and the README's suite block) from suite.json."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__.split(":")[0])
+    parser.add_argument("folder", type=pathlib.Path)
+    parser.add_argument("--readme", type=pathlib.Path, default=None)
+    args = parser.parse_args(argv)
+    results = from_json((args.folder / "suite.json").read_text())
+    (args.folder / "suite.md").write_text(markdown(results))
+    if args.readme is not None:
+        controller = controller_rows(results)[0]
+        args.readme.write_text(update_readme(args.readme, results, controller))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Controllers on a committed held-out suite, against what a practitioner runs.
+
+    autotrain-jax compare --suite v2 --data-dir ../shared/data --out suite-v2
+    python benchmarks/suite.py ...            # the same, from a source checkout
+
+Runs `autotrain_jax.experiments.protocol` (every row it lists, paired seeds)
+on each task of the suite (`autotrain_jax/experiments/suites/{suite}.json`,
+committed before anything was evaluated on it) and writes suite.json (every
+seed and grid row) and suite.md after each task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+
+from autotrain_jax import controllers
+from autotrain_jax.experiments import protocol, report
+
+
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
+    parser.add_argument("--suite", default="v2", help="a shipped suite or a JSON file")
+    parser.add_argument(
+        "--controller",
+        action="append",
+        help="a shipped name or a run folder (repeatable; default: "
+        f"{controllers.DEFAULT})",
+    )
+    parser.add_argument("--tasks", default=None, help="comma-separated; default all")
+    parser.add_argument("--data-dir", default=None, help="folder of the .npz files")
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("suite"))
+    args = parser.parse_args(argv)
+    suite = protocol.load_suite(args.suite)
+    names = args.controller or [controllers.DEFAULT]
+    trained = {pathlib.Path(n).name: controllers.load(n) for n in names}
+    tasks = None if args.tasks is None else args.tasks.split(",")
+    results = protocol.run_suite(
+        trained,
+        suite,
+        tasks,
+        args.data_dir,
+        on_task=lambda results: report.write(results, args.out),
+    )
+    print(report.markdown(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()
