@@ -222,6 +222,21 @@ def control_name(lr_factor: float, rewind: int, reinit: bool, stop: bool) -> str
     return ", ".join(parts)
 
 
+def validate_actions(batch, config: EnvConfig, num_envs: int) -> None:
+    """`validate_action` for a batch of `num_envs` actions (vector adapters)."""
+    batch = np.asarray(batch)
+    if len(batch.shape) < 1 or batch.shape[0] != num_envs:
+        raise ValueError(
+            f"actions must hold one action per env ({num_envs}), got shape "
+            f"{batch.shape}"
+        )
+    for i, action in enumerate(batch):
+        try:
+            validate_action(action, config)
+        except ValueError as error:
+            raise ValueError(f"actions[{i}]: {error}") from None
+
+
 def validate_action(action, config: EnvConfig) -> None:
     """Host-side check for adapters: raises ValueError on an invalid action."""
     action = np.asarray(action)

@@ -43,8 +43,13 @@ def _spaces(env: AutoTrainEnv) -> tuple[spaces.Space, spaces.Box]:
     return action, spaces.Box(-np.inf, np.inf, shape, np.float32)
 
 
-def _as_actions(action, env: AutoTrainEnv) -> jax.Array:
-    """Gymnasium's numpy action(s) as the env's dtype (ids int32, boxes float32)."""
+def _as_actions(action, env: AutoTrainEnv, num_envs: int | None = None) -> jax.Array:
+    """Gymnasium's numpy action(s), validated (ValueError naming the action and
+    the allowed values), as the env's dtype (ids int32, boxes float32)."""
+    if num_envs is None:
+        actions.validate_action(action, env.config)
+    else:
+        actions.validate_actions(action, env.config, num_envs)
     return jnp.asarray(action, jnp.float32 if actions.is_box(env.config) else jnp.int32)
 
 
@@ -156,11 +161,10 @@ class AutoTrainVectorEnv(VectorEnv):
         info) with a leading `num_envs` axis."""
         if self._states is None:
             raise RuntimeError("call reset() before step()")
-        dtype = jnp.float32 if actions.is_box(self.env.config) else jnp.int32
         obs, self._states, reward, terminated, truncated, info = self._step(
             self._next_keys(),
             self._states,
-            jnp.asarray(actions_batch, dtype),
+            _as_actions(actions_batch, self.env, self.num_envs),
             self.params,
         )
         step_info = _to_numpy(info)

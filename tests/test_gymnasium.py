@@ -96,3 +96,32 @@ def test_stable_baselines3_ppo_trains_on_the_single_env():
     model.learn(total_timesteps=128)
     action, _ = model.predict(env.reset(seed=1)[0], deterministic=True)
     assert env.action_space.contains(int(action))
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (1.5, "integer id"),
+        (999, r"action must be in \[0, "),
+        (-1, r"action must be in \[0, "),
+        (np.array([0, 1]), "integer id"),
+    ],
+)
+def test_the_single_env_rejects_invalid_actions(single, action, message):
+    single.reset(seed=0)
+    with pytest.raises(ValueError, match=message):
+        single.step(action)
+
+
+def test_the_vector_env_rejects_invalid_actions():
+    box = AutoTrainVectorEnv("tiny", num_envs=2, action_set="continuous")
+    box.reset(seed=0)
+    with pytest.raises(ValueError, match=r"actions\[1\]: action must be finite"):
+        box.step(np.array([[0, 0, 0, 0], [np.nan, 0, 0, 0]], np.float32))
+    with pytest.raises(ValueError, match="one action per env"):
+        box.step(np.zeros((3, 4), np.float32))
+    ids = AutoTrainVectorEnv("tiny", num_envs=2)
+    ids.reset(seed=0)
+    with pytest.raises(ValueError, match=r"actions\[0\]: action must be in \[0, "):
+        ids.step(np.array([999, 0]))
+    box.close(), ids.close()
