@@ -1,6 +1,7 @@
 """Shipped and saved controllers: load, rebuild their env, act."""
 
 import dataclasses
+import json
 
 import jax
 import jax.numpy as jnp
@@ -129,3 +130,27 @@ def test_box_sets_hold_a_disabled_flag_at_the_floor():
     free, careful = box.policy(None, obs), box.without("stop").policy(None, obs)
     np.testing.assert_array_equal(careful[:, 3], -1.0)
     np.testing.assert_array_equal(careful[:, :3], free[:, :3])
+
+
+@pytest.mark.parametrize(
+    ("damage", "cause"),
+    [
+        ("truncate_npz", "BadZipFile"),
+        ("bad_json", "not valid JSON"),
+        ("missing_key", "KeyError"),
+    ],
+)
+def test_a_damaged_folder_is_named_with_its_files(tmp_path, damage, cause):
+    folder = controllers.load(controllers.DEFAULT).save(tmp_path / "c")
+    meta = folder / "controller.json"
+    if damage == "truncate_npz":
+        data = (folder / "policy.npz").read_bytes()
+        (folder / "policy.npz").write_bytes(data[: len(data) // 2])
+    elif damage == "bad_json":
+        meta.write_text(meta.read_text()[:-20])
+    else:
+        content = json.loads(meta.read_text())
+        del content["ppo"]
+        meta.write_text(json.dumps(content))
+    with pytest.raises(ValueError, match=f"{folder}.*is damaged.*{cause}"):
+        controllers.load(folder)

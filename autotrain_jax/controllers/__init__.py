@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import zipfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -165,8 +166,9 @@ def load(name: str | pathlib.Path) -> Controller:
     `controller.json` and `policy.npz` (every training run writes them).
 
     Raises:
-      ValueError: if `name` is neither, or its `disabled` names an action that
-        is not special.
+      ValueError: if `name` is neither; naming the folder and its files if
+        they are damaged (truncated, bad JSON, a missing key) or `disabled`
+        names an action that is not special.
     """
     folder = SHIPPED / str(name)
     if not (folder / _FILES[0]).is_file():
@@ -176,7 +178,20 @@ def load(name: str | pathlib.Path) -> Controller:
             f"name must be one of {available()} or a folder with {' and '.join(_FILES)}"
             f", got {str(name)!r}"
         )
-    meta = json.loads((folder / _FILES[0]).read_text())
+    try:
+        return _read(folder)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"controller folder {str(folder)!r} is damaged: {_FILES[0]} or "
+            f"{_FILES[1]} cannot be read ({type(error).__name__}: {error})"
+        ) from error
+
+
+def _read(folder: pathlib.Path) -> Controller:
+    try:
+        meta = json.loads((folder / _FILES[0]).read_text())
+    except ValueError as error:
+        raise ValueError(f"{_FILES[0]} is not valid JSON: {error}") from None
     with np.load(folder / _FILES[1]) as arrays:
         agent, stats = {}, {}
         for name in arrays.files:
