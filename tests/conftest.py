@@ -5,6 +5,11 @@ import io
 import os
 import tempfile
 
+# The suite passes whatever the user's environment holds: the project's own
+# variables (a data folder, a cluster to join) are cleared before it imports.
+for name in [n for n in os.environ if n.startswith("AUTOTRAIN_")]:
+    del os.environ[name]
+
 # One persistent compilation cache for this test session and the subprocesses it
 # starts (crash and sharding checks), so identical programs compile once.
 os.environ.setdefault(

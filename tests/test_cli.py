@@ -1,8 +1,9 @@
 """The `autotrain-jax` command line (its `train` runs in conftest's tiny_ppo_run)."""
 
 import json
-import shutil
+import pathlib
 import subprocess
+import sys
 
 import pytest
 
@@ -10,8 +11,9 @@ from autotrain_jax import cli
 
 
 def test_the_console_script_is_installed_and_lists_its_commands():
-    script = shutil.which("autotrain-jax")
-    assert script, "pip install -e . installs the autotrain-jax console script"
+    # beside the interpreter, so it is found in a venv that is not activated
+    script = pathlib.Path(sys.executable).parent / "autotrain-jax"
+    assert script.is_file(), "pip install -e . installs the autotrain-jax script"
     shown = subprocess.run(
         [script, "--help"], capture_output=True, text=True, check=True
     ).stdout
