@@ -149,3 +149,21 @@ def test_the_example_steers_a_user_model_and_prints_both_accuracies(capsys):
     assert all(0.0 < acc <= 1.0 for acc in results.values())
     printed = capsys.readouterr().out
     assert "constant LR: test accuracy" in printed and "controller:" in printed
+
+
+def test_non_finite_losses_and_scores_never_reach_the_controller():
+    controller = controllers.load(controllers.DEFAULT)  # scale_free records
+    period = controller.env_config.inner_steps
+    optimizer = steer(controller, initial_lr=1e-2, budget=10)
+    state = optimizer.init(None)
+    update = jax.jit(optimizer.update)
+    inputs = [(jnp.nan, 0.5), (2.0, jnp.nan), (jnp.inf, -jnp.inf), (1.5, 0.6)]
+    for value, score in inputs:  # one block each
+        for _ in range(period):
+            _, state = update({"w": jnp.ones(2)}, state, value=value, score=score)
+        assert np.all(np.isfinite(state.records)), (value, score)
+        assert np.isfinite(state.lr)
+    # the NaN score was ignored: the second block shows the first block's 0.5
+    score_column = controller.env_config.num_losses + 1  # after log10 LR
+    np.testing.assert_allclose(state.records[:, score_column], [0.5, 0.5, 0.6])
+    assert float(state.first_loss) == 2.0  # the first finite block's first loss

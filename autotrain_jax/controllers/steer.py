@@ -70,7 +70,9 @@ def steer(
     train_accuracy=None)`: `value` is this update's training loss; `score` (a
     holdout accuracy, say) and `train_accuracy` are read at the end of a block
     when given, else the last ones given are kept (`train_accuracy` defaults to
-    `score`). The last decision is `state.control`; `Steering` applies its
+    `score`). A non-finite loss is shown as the env shows one (`max_loss`); a
+    non-finite score or accuracy is ignored (the last finite one is kept).
+    The last decision is `state.control`; `Steering` applies its
     rewind, re-init and stop.
 
     Args:
@@ -125,7 +127,9 @@ def steer(
 
     def end_block(state: SteerState) -> SteerState:
         losses = state.loss_sums / every
-        first_loss = jnp.where(state.first_loss == 0, losses[0], state.first_loss)
+        # as the env: the first loss of a block that trained finitely
+        unset = (state.first_loss == 0) & jnp.all(jnp.isfinite(losses))
+        first_loss = jnp.where(unset, losses[0], state.first_loss)
         time = state.time + 1
         new = record(
             config,
@@ -166,7 +170,12 @@ def steer(
 
 
 def _given(value, last: jax.Array) -> jax.Array:
-    return last if value is None else jnp.asarray(value, jnp.float32)
+    """`value` if given and finite; else the last one (the env's score is never
+    non-finite: a diverged block keeps its last finite weights and score)."""
+    if value is None:
+        return last
+    value = jnp.asarray(value, jnp.float32)
+    return jnp.where(jnp.isfinite(value), value, last)
 
 
 class Steering:
