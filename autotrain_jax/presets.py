@@ -18,7 +18,7 @@ DATASETS = ("mnist", "cifar10", "notmnist")
 ALIASES = {"H": "history", "T": "inner_steps", "S": "loss_every"}
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(EnvConfig)}
 _PARAM_FIELDS = {f.name for f in dataclasses.fields(EnvParams)} - {"data"}
-_DATA_FIELDS = {"dataset", "data_dir", "source", "train_size", "holdout_size", "seed"}
+DATA_FIELDS = {"dataset", "data_dir", "source", "train_size", "holdout_size", "seed"}
 # The env's LR of an LR-free optimizer is a factor on its default step: 1 runs it
 # at its defaults; the preset's LRs belong to its own (classic) optimizer.
 LR_FREE_LR = {"initial_lr": 1.0, "lr_max": 10.0}
@@ -102,9 +102,9 @@ def make_env(
         raise ValueError(f"name must be one of {registered_envs()}, got {name!r}")
     preset = PRESETS[name]
     overrides = {ALIASES.get(k, k): v for k, v in overrides.items()}
-    unknown = set(overrides) - _CONFIG_FIELDS - _PARAM_FIELDS - _DATA_FIELDS
+    unknown = set(overrides) - _CONFIG_FIELDS - _PARAM_FIELDS - DATA_FIELDS
     if unknown:
-        allowed = sorted(_CONFIG_FIELDS | _PARAM_FIELDS | _DATA_FIELDS | set(ALIASES))
+        allowed = sorted(_CONFIG_FIELDS | _PARAM_FIELDS | DATA_FIELDS | set(ALIASES))
         raise ValueError(f"unknown settings {sorted(unknown)}; allowed: {allowed}")
     overrides = {
         k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()
@@ -119,7 +119,7 @@ def make_env(
     if all(name in LR_FREE_OPTIMIZERS for name in config.optimizer_names):
         settings |= {k: v for k, v in LR_FREE_LR.items() if k not in overrides}
     config.check_hidden_widths(settings.get("hidden_widths"))
-    data_settings = _pick(overrides, _DATA_FIELDS)
+    data_settings = _pick(overrides, DATA_FIELDS)
     if is_range(data_settings.get("train_size")):  # a pool, sampled per episode
         settings["train_subset_size"] = data_settings["train_size"]
         data_settings["train_size"] = upper(data_settings["train_size"])

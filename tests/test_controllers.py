@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import autotrain_jax as at
 from autotrain_jax import actions as at_actions
 from autotrain_jax import controllers
 from autotrain_jax.agents.ppo import networks
@@ -154,3 +155,12 @@ def test_a_damaged_folder_is_named_with_its_files(tmp_path, damage, cause):
         meta.write_text(json.dumps(content))
     with pytest.raises(ValueError, match=f"{folder}.*is damaged.*{cause}"):
         controllers.load(folder)
+
+
+def test_a_users_own_data_wins_over_the_training_sizes():
+    controller = controllers.load(controllers.DEFAULT)  # trained on 256-4096 images
+    _, loaded = at.make_env("tiny", train_size=300, holdout_size=100)
+    env, params = controller.make_env(data=loaded.data, initial_lr=1e-2)
+    assert params.data is loaded.data and params.train_subset_size is None
+    _, state = env.reset(jax.random.key(0), params)
+    assert int(state.task.train_size) == 300  # the whole of the user's split

@@ -39,6 +39,7 @@ import autotrain_jax as at
 from autotrain_jax import actions
 from autotrain_jax.agents.ppo import PPOConfig, RunningStats, networks
 from autotrain_jax.controllers.steer import Steering, SteerState, steer
+from autotrain_jax.presets import DATA_FIELDS
 
 __all__ = [
     "DEFAULT",
@@ -93,12 +94,16 @@ class Controller:
         """`(env, params)` with the training settings, `overrides` on top; the
         data augmentations of its training (`AUGMENTATIONS`) only if `augmented`
         (its exact training distribution), so that a user's labels stay theirs.
+        Given `data=`, a ready Dataset, the training's data settings (dataset,
+        sizes and their per-episode ranges) are left out: the data is yours.
 
         Raises:
           ValueError: if the overrides change the observation's shape or the
             action set, which the agent's network is fixed to.
         """
         settings = self.task_settings(augmented)
+        if "data" in overrides:  # the user's data wins over the training's
+            settings = {k: v for k, v in settings.items() if k not in DATA_FIELDS}
         env, params = at.make_env(self.preset, **{**settings, **overrides})
         self.check_env(env)
         return env, params
