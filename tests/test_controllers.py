@@ -39,10 +39,21 @@ def test_overrides_change_the_task_not_what_the_agent_sees(tiny_ppo_run):
     env, params = controller.make_env(initial_lr=1e-4, max_steps_in_episode=20)
     assert float(params.initial_lr) == pytest.approx(1e-4)
     assert params.max_steps_in_episode == 20
-    with pytest.raises(ValueError, match="history, record_size, action_set"):
+    with pytest.raises(ValueError, match=r"history: 3 \(trained\), 4 \(env\)"):
         controller.make_env(history=4)
     with pytest.raises(ValueError, match="action_set"):
         controller.make_env(action_set="reduced")
+    trained = controller.env_config
+    for setting, value in [  # the same shape, other features
+        (
+            "observation",
+            "extended" if trained.observation != "extended" else "original",
+        ),
+        ("inner_steps", 2 * trained.inner_steps),
+        ("loss_every", trained.inner_steps),
+    ]:
+        with pytest.raises(ValueError, match=f"{setting}: "):
+            controller.make_env(**{setting: value})
 
 
 def test_label_noise_of_meta_training_stays_out_of_a_users_env():
@@ -164,3 +175,10 @@ def test_a_users_own_data_wins_over_the_training_sizes():
     assert params.data is loaded.data and params.train_subset_size is None
     _, state = env.reset(jax.random.key(0), params)
     assert int(state.task.train_size) == 300  # the whole of the user's split
+
+
+def test_an_env_of_the_same_shape_but_other_features_is_refused():
+    controller = controllers.load(controllers.DEFAULT)  # scale_free, T=10, S=5
+    with pytest.raises(ValueError, match="observation: 'scale_free'.*inner_steps"):
+        # K=4 losses + 2 features: the shape of scale_free's K=2 + 4 features
+        controller.make_env(observation="original", inner_steps=20)

@@ -48,7 +48,7 @@ def test_a_saved_controller_loads_for_a_matching_env_only(tiny_ppo_run):
     action = act(None, obs)
     assert action.shape == () and 0 <= int(action) < env.num_actions
     wider, _ = at.make_env("tiny", history=4)
-    with pytest.raises(ValueError, match="history, record_size, action_set"):
+    with pytest.raises(ValueError, match=r"history: 3 \(trained\), 4 \(env\)"):
         load_controller(out, wider)
 
 

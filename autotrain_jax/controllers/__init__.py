@@ -118,15 +118,29 @@ class Controller:
         }
 
     def check_env(self, env) -> None:
-        """Raises a ValueError unless `env` shows the agent observations of
-        the shape it was trained on and takes its action set."""
-        fields = ("history", "record_size", "action_set")
-        expected = tuple(getattr(self.env_config, f) for f in fields)
-        got = tuple(getattr(env.config, f) for f in fields)
-        if got != expected:
+        """Raises a ValueError, naming each differing setting with both values,
+        unless `env` shows the agent what it was trained to read (observation
+        kind, H, T, S, the task features, record size) and takes its action set."""
+        fields = (
+            "observation",
+            "history",
+            "inner_steps",
+            "loss_every",
+            "observe_task",
+            "record_size",
+            "action_set",
+        )
+        differ = {
+            f: (getattr(self.env_config, f), getattr(env.config, f))
+            for f in fields
+            if getattr(self.env_config, f) != getattr(env.config, f)
+        }
+        if differ:
+            listed = ", ".join(
+                f"{f}: {a!r} (trained), {b!r} (env)" for f, (a, b) in differ.items()
+            )
             raise ValueError(
-                f"env (history, record_size, action_set) must be {expected}, the "
-                f"controller's, got {got}"
+                f"env must show the controller what it was trained on; {listed}"
             )
 
     def policy(self, key: jax.Array, obs: jax.Array) -> jax.Array:
