@@ -2,6 +2,8 @@
 
 import dataclasses
 import json
+import re
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +12,7 @@ import pytest
 
 import autotrain_jax as at
 from autotrain_jax import actions as at_actions
-from autotrain_jax import controllers
+from autotrain_jax import cli, controllers
 from autotrain_jax.agents.ppo import networks
 from autotrain_jax.agents.ppo.experiment import checkpoint_controller
 from autotrain_jax.rollout import rollout
@@ -182,3 +184,32 @@ def test_an_env_of_the_same_shape_but_other_features_is_refused():
     with pytest.raises(ValueError, match="observation: 'scale_free'.*inner_steps"):
         # K=4 losses + 2 features: the shape of scale_free's K=2 + 4 features
         controller.make_env(observation="original", inner_steps=20)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (["--env", "initial_lr=0.1"], "make_env.initial_lr: None -> 0.1"),
+        (["--num-envs", "8"], "args.num_envs: 4 -> 8"),
+    ],
+)
+def test_a_resume_with_other_settings_is_refused_before_any_data_is_read(
+    tiny_ppo_run, tmp_path, monkeypatch, change, named
+):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_ppo_run[0], run)
+    saved = (run / "config.json").read_text()
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was read before the resume was checked")
+
+    monkeypatch.setattr(at.presets, "load_dataset", no_data)
+    argv = ["train", "tiny", "--num-envs", "4", "--num-steps", "4"]
+    argv += ["--num-updates", "3", "--checkpoint-every", "1"]
+    argv += ["--ppo", "update_epochs=2", "--ppo", "hidden=(32, 32)"]
+    argv += ["--eval-seeds", "2", "--out", str(run), "--quiet"]
+    with pytest.raises(ValueError, match=re.escape(named)):
+        cli.run(argv + change)
+    assert (run / "config.json").read_text() == saved  # its provenance kept
+    with pytest.raises(AssertionError, match="data was read"):
+        cli.run(argv)  # more updates, same settings: it resumes (reads data)

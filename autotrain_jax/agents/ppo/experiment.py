@@ -100,6 +100,8 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     out = pathlib.Path(args.out)
     overrides = {**defaults.get("env", {}), **dict(args.env)}
     config = ppo_config(args)  # its errors come before any data is read
+    launch = {"preset": preset, "args": vars(args), "ppo": dataclasses.asdict(config)}
+    check_resume(out, launch | {"make_env": overrides})
     env, params = at.make_env(
         preset,
         action_set=args.action_set,
@@ -140,6 +142,46 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         _write_run(out, rows, trained, log, summary)
         _print_summary(summary, args.eval_seeds, out)
     return summary
+
+
+# Settings a resumed run may change: its length, how much it prints, and how
+# its folder is spelt.
+RESUMABLE = ("args.num_updates", "ppo.num_updates", "args.quiet", "args.out")
+
+
+def check_resume(out: pathlib.Path, launch: dict) -> None:
+    """Raises a ValueError listing every setting (other than `RESUMABLE`) in
+    which `launch` differs from the run whose checkpoints `out` holds: a resume
+    continues that run, so other settings would be silently ignored."""
+    saved = out / "config.json"
+    checkpoints = out / "checkpoints"
+    if not (saved.is_file() and checkpoints.is_dir() and any(checkpoints.iterdir())):
+        return
+    before = _flat(json.loads(saved.read_text()))
+    now = _flat(json.loads(json.dumps(launch)))
+    differ = sorted(
+        k
+        for k in (set(now) | set(before)) - set(RESUMABLE)
+        if k.split(".")[0] in launch and before.get(k) != now.get(k)
+    )
+    if differ:
+        changes = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in differ)
+        raise ValueError(
+            f"--out {str(out)!r} holds checkpoints of a run with other settings, "
+            f"which a resume would ignore ({changes}); use another --out, or the "
+            "same settings (only --num-updates may change)"
+        )
+
+
+def _flat(tree: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def _write_run(out: pathlib.Path, rows, trained, log, summary) -> None:
