@@ -24,6 +24,7 @@ import sys
 import jax
 import numpy as np
 
+from autotrain_jax import compile_cache
 from autotrain_jax.presets import PRESETS
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
@@ -110,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a make_env override on top of the controller's settings (repeatable)",
     )
     ev.add_argument("--json", action="store_true", help="print per-seed JSON")
+    ev.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not use JAX's persistent compilation cache",
+    )
     commands.add_parser(
         "compare",
         help="controllers vs what practitioners run, on a committed suite "
@@ -150,6 +156,7 @@ def run(argv: list[str]) -> dict | None:
             parser.error(
                 f"--seeds must be >= 2 (a confidence interval), got {args.seeds}"
             )
+        compile_cache.enable(args.no_compile_cache)
         results = evaluate(args.controller, args.seeds, dict(args.env), args.data_dir)
         print(json.dumps(results) if args.json else _evaluate_report(results))
         return results

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from autotrain_jax import controllers
+from autotrain_jax import compile_cache, controllers
 from autotrain_jax.experiments import protocol, report
 
 
@@ -30,7 +30,13 @@ def main(argv=None, prog=None):
     parser.add_argument("--tasks", default=None, help="comma-separated; default all")
     parser.add_argument("--data-dir", default=None, help="folder of the .npz files")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("suite"))
+    parser.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not use JAX's persistent compilation cache",
+    )
     args = parser.parse_args(argv)
+    compile_cache.enable(args.no_compile_cache)
     suite = protocol.load_suite(args.suite)
     names = args.controller or [controllers.DEFAULT]
     trained = {pathlib.Path(n).name: controllers.load(n) for n in names}

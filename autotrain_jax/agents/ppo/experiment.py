@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 import autotrain_jax as at
-from autotrain_jax import controllers
+from autotrain_jax import compile_cache, controllers
 from autotrain_jax.agents.ppo import PPOConfig, make_ppo
 from autotrain_jax.agents.ppo import run as ppo_run
 from autotrain_jax.episode_log import episode_rows, plot_episode, write_csv
@@ -79,6 +79,12 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
         "--checkpoint-every", type=int, default=defaults.get("checkpoint_every", 0)
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not use JAX's persistent compilation cache "
+        f"(default: {compile_cache.default_dir()}; or set ${compile_cache.OPT_OUT})",
+    )
     return parser.parse_args(argv)
 
 
@@ -92,6 +98,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     """
     defaults = {"num_envs": 16, "num_steps": 16, "num_updates": 40, **(defaults or {})}
     args = parse_args(argv, preset, defaults)
+    compile_cache.enable(args.no_compile_cache)
     started = time.time()
     # Across processes (see autotrain_jax.distributed) every process trains its
     # share of the envs and evaluates the same replicated controller; process 0
@@ -146,7 +153,13 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
 
 # Settings a resumed run may change: its length, how much it prints, and how
 # its folder is spelt.
-RESUMABLE = ("args.num_updates", "ppo.num_updates", "args.quiet", "args.out")
+RESUMABLE = (
+    "args.num_updates",
+    "ppo.num_updates",
+    "args.quiet",
+    "args.out",
+    "args.no_compile_cache",
+)
 
 
 def check_resume(out: pathlib.Path, launch: dict) -> None:
