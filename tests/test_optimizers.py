@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import readme_snippets
 from optax import contrib
 
 import autotrain_jax as at
@@ -181,3 +182,11 @@ def test_schedule_free_env_accuracy_reads_the_averaged_weights():
     np.testing.assert_allclose(
         env.accuracy(state, params, "test"), expected, atol=1.5 / len(data.test_y)
     )
+
+
+def test_the_readme_snippet_runs():
+    (snippet,) = readme_snippets("Inner optimizers")
+    scope = {}
+    exec(snippet, scope)
+    assert scope["env"].config.optimizer == ("sgd", "adam")
+    assert scope["params"].initial_lr == (1e-4, 1e-1)
