@@ -236,7 +236,13 @@ def markdown(results: dict) -> str:
             f"- fixed prior of {label}: LR {prior['lr']:g} (best mean holdout "
             f"accuracy on its training distribution, {prior['seeds']} seeds)"
         )
-    lines.append("")
+    first = next(iter(priors.values()))["lr"]
+    lines += [
+        "",
+        f"The fixed-prior row is the first controller's (LR {first:g}), for every "
+        "controller's table; the others' priors are listed for reference.",
+        "",
+    ]
     for name in controller_rows(results):
         lines.append(headline(results, name))
     return "\n".join(lines) + "\n" + per_task(results)
