@@ -6,7 +6,9 @@
 Runs `autotrain_jax.experiments.protocol` (every row it lists, paired seeds)
 on each task of the suite (`autotrain_jax/experiments/suites/{suite}.json`,
 committed before anything was evaluated on it) and writes suite.json (every
-seed and grid row) and suite.md after each task.
+seed and grid row) and suite.md after each task. Launched again into the same
+--out, it continues: the tasks already in suite.json are kept, not rerun
+(the suite and the controllers must be the same).
 """
 
 from __future__ import annotations
@@ -41,12 +43,15 @@ def main(argv=None, prog=None):
     names = args.controller or [controllers.DEFAULT]
     trained = {pathlib.Path(n).name: controllers.load(n) for n in names}
     tasks = None if args.tasks is None else args.tasks.split(",")
+    saved = args.out / "suite.json"
+    done = report.from_json(saved.read_text()) if saved.exists() else None
     results = protocol.run_suite(
         trained,
         suite,
         tasks,
         args.data_dir,
         on_task=lambda results: report.write(results, args.out),
+        done=done,
     )
     print(report.markdown(results))
     return results

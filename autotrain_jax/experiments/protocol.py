@@ -207,21 +207,31 @@ def run_suite(
     tasks=None,
     data_dir=None,
     on_task=None,
+    done: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The protocol over the suite's tasks (all by default): {"suite", "seeds",
     "priors": {label: fixed_prior}, "tasks": {task: compare_task}}.
-    `on_task(results)` is called after each task (e.g. to save progress)."""
+    `on_task(results)` is called after each task (e.g. to save progress).
+    `done`, the results of an earlier run of the same suite and controllers,
+    is continued: its priors and tasks are kept, not run again."""
     tasks = list(suite.tasks) if tasks is None else list(tasks)
     if unknown := sorted(set(tasks) - set(suite.tasks)):
         raise ValueError(f"tasks must be among {sorted(suite.tasks)}, got {unknown}")
-    priors = {
-        label: fixed_prior(c, suite.grid, data_dir=None)
-        for label, c in controllers.items()
-    }
-    prior_lr = next(iter(priors.values()))["lr"]
+    if done is None:
+        priors = {
+            label: fixed_prior(c, suite.grid, data_dir=None)
+            for label, c in controllers.items()
+        }
+        results = {"suite": suite.name, "seeds": suite.seeds, "priors": priors}
+        results["tasks"] = {}
+    else:
+        _check_continues(done, controllers, suite)
+        results = {**done, "tasks": dict(done["tasks"])}
+    prior_lr = next(iter(results["priors"].values()))["lr"]
     keys = jax.random.split(jax.random.key(suite.seed), suite.seeds)
-    results = {"suite": suite.name, "seeds": suite.seeds, "priors": priors, "tasks": {}}
     for task in tasks:
+        if task in results["tasks"]:
+            continue
         results["tasks"][task] = compare_task(
             controllers,
             suite.overrides(task),
@@ -234,3 +244,17 @@ def run_suite(
         if on_task is not None:
             on_task(results)
     return results
+
+
+def _check_continues(done: Mapping[str, Any], controllers, suite: Suite) -> None:
+    """Raise a ValueError naming each setting in which `done` is another run."""
+    settings = {
+        "suite": (done["suite"], suite.name),
+        "seeds": (done["seeds"], suite.seeds),
+        "controllers": (list(done["priors"]), list(controllers)),
+    }
+    if changed := {k: v for k, v in settings.items() if v[0] != v[1]}:
+        listed = "; ".join(
+            f"{k}: {old!r} -> {new!r}" for k, (old, new) in changed.items()
+        )
+        raise ValueError(f"the earlier results are another run ({listed})")
