@@ -209,3 +209,27 @@ def test_the_cli_compare_names_bad_input_before_running(monkeypatch):
         cli.run(["compare", "--suite", "v99"])
     with pytest.raises(ValueError, match=r"tasks must be among .* got \['nope'\]"):
         cli.run(["compare", "--suite", "v2", "--tasks", "nope"])
+
+
+def test_a_continued_run_keeps_its_tasks_and_refuses_another_run(
+    toy_results, tmp_path, monkeypatch
+):
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps(TOY))
+    trained = {"default": controllers.load(controllers.DEFAULT)}
+    saved = report.from_json(report.to_json(toy_results))
+
+    def rerun(*args, **kwargs):
+        raise AssertionError("a finished task ran again")
+
+    monkeypatch.setattr(protocol, "compare_task", rerun)
+    monkeypatch.setattr(protocol, "fixed_prior", rerun)
+    continued = protocol.run_suite(trained, protocol.load_suite(path), done=saved)
+    assert continued == saved
+    path.write_text(json.dumps({**TOY, "seeds": 3}))
+    with pytest.raises(ValueError, match=r"seeds: 2 -> 3"):
+        protocol.run_suite(trained, protocol.load_suite(path), done=saved)
+    path.write_text(json.dumps(TOY))
+    other = {"v0": controllers.load("meta-tiny-v0")}
+    with pytest.raises(ValueError, match=r"controllers: \['default'\] -> \['v0'\]"):
+        protocol.run_suite(other, protocol.load_suite(path), done=saved)
