@@ -1,7 +1,9 @@
 """Runs `helpers.checkpointed_run` as a script for test_reliability.py, which
 kills and resumes it.
 
-argv: checkpoint folder, result JSON path. $CRASH_RUN_SLEEP slows each chunk so
+argv: checkpoint folder, result JSON path; the result holds the final state's
+digest, the metric rows and the checkpoint step the run resumed from (None
+for a fresh run). $CRASH_RUN_SLEEP slows each chunk so
 that the test can kill the process mid-run. $CRASH_RUN_STALL_AT=N stalls inside
 the N-th checkpoint's write (its files are in orbax's temporary folder, not yet
 renamed to commit it) after creating the file $CRASH_RUN_MARKER, so that the
@@ -57,12 +59,21 @@ def main(directory: str, result_path: str) -> None:
         stall_inside_write(
             int(os.environ["CRASH_RUN_STALL_AT"]), os.environ["CRASH_RUN_MARKER"]
         )
+    restored = []  # the step a resumed run restores, so the test sees a resume
+    original_restore = run.Checkpoints.restore
+
+    def restore(self, step, template):
+        restored.append(step)
+        return original_restore(self, step, template)
+
+    run.Checkpoints.restore = restore
     runner, rows = checkpointed_run(directory)
     digest = hashlib.sha256()
     for leaf in jax.tree.leaves(run._to_saveable(runner)):
         digest.update(np.asarray(leaf).tobytes())
     with open(result_path, "w") as file:
-        json.dump({"state_sha256": digest.hexdigest(), "metrics": rows}, file)
+        result = {"state_sha256": digest.hexdigest(), "metrics": rows}
+        json.dump({**result, "resumed_from": restored[0] if restored else None}, file)
 
 
 if __name__ == "__main__":

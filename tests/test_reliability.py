@@ -22,6 +22,7 @@ from autotrain_jax.actions import validate_action
 from autotrain_jax.rollout import rollout
 
 HERE = pathlib.Path(__file__).parent
+SPLITS = ("train", "holdout", "test")
 
 
 @settings(  # examples: the profile's (tests/conftest.py); ~10 s each on 2 cores
@@ -43,6 +44,9 @@ HERE = pathlib.Path(__file__).parent
     budget=st.integers(1, 6) | st.tuples(st.just(1), st.integers(1, 6)),
     train_size=st.none() | st.tuples(st.integers(1, 64), st.integers(64, 512)),
     widths=st.none() | st.integers(1, 32).map(lambda low: ((low, 32),)),
+    label_noise=st.none() | st.floats(0.0, 0.8) | st.tuples(st.just(0.0), st.just(0.8)),
+    model=st.sampled_from(at.config.MODELS),
+    combined=st.booleans(),
     diverge=st.booleans(),
     seed=st.integers(0, 2**16),
 )
@@ -62,6 +66,9 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
     budget,
     train_size,
     widths,
+    label_noise,
+    model,
+    combined,
     diverge,
     seed,
 ):
@@ -78,6 +85,7 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
         rewind_past_oldest=rewind_past_oldest,
         warm_start=warm_start,
         observe_task=observe_task,
+        model=model,
         batch_size=8,
         eval_batch_size=16,
     )
@@ -86,11 +94,40 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
         lr_max=1.0,
         max_steps_in_episode=budget,
         train_subset_size=train_size,
-        hidden_widths=widths,
+        hidden_widths=widths if model == "mlp" else None,
+        label_noise=label_noise,
+        data=_two_datasets(params.data) if combined else params.data,
     )
     if diverge:  # an LR that blows the weights up at once
         params = params.replace(initial_lr=1e3, lr_max=1e6)
-    env = at.AutoTrainEnv(config, params)
+    _steps_stay_finite(at.AutoTrainEnv(config, params), params, seed)
+
+
+def _two_datasets(mnist):
+    """Embedded MNIST and its inverted images, joined by `data.combine`."""
+    inverted = {f"{split}_x": 255 - getattr(mnist, f"{split}_x") for split in SPLITS}
+    return at.data.combine([mnist, mnist.replace(mean=255 - mnist.mean, **inverted)])
+
+
+@pytest.mark.parametrize("reward", at.config.REWARDS)
+@pytest.mark.parametrize("action_set", at.config.ACTION_SETS)
+def test_every_action_set_and_reward_pair_stays_finite(tiny, action_set, reward):
+    """Each pair for certain (the fuzz above draws only some), with label noise
+    and two datasets per episode."""
+    env, params, _, _ = tiny
+    config = dataclasses.replace(
+        env.config, action_set=action_set, reward=reward, inner_steps=5
+    )
+    params = params.replace(
+        label_noise=(0.0, 0.5), data=_two_datasets(params.data), lr_max=1.0
+    )
+    _steps_stay_finite(at.AutoTrainEnv(config, params), params, seed=0, steps=3)
+
+
+def _steps_stay_finite(env, params, seed: int, steps: int = 6) -> None:
+    """Random, out-of-range and non-finite actions: observations, rewards and
+    weights stay finite, with the env's shapes, and the step traces once."""
+    config = env.config
     chex.clear_trace_counter()
 
     @chex.assert_max_traces(n=1)
@@ -100,10 +137,10 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
     step = jax.jit(step)
     obs, state = env.reset(jax.random.key(seed), params)
     space = env.action_space()
-    for t in range(6):
+    for t in range(steps):
         key = jax.random.fold_in(jax.random.key(seed), t)
         action = space.sample(key)
-        if action_set == "continuous":  # also out of the box, NaN and inf
+        if config.action_set == "continuous":  # also out of the box, NaN and inf
             bad = (action * 3.0, action.at[0].set(jnp.nan), action.at[1].set(jnp.inf))
             action = bad[t % 3] if t % 2 else action
         elif t % 2:  # out-of-range ids
@@ -111,7 +148,7 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
         obs, state, reward_t, terminated, truncated, info = step(
             key, state, action, params
         )
-        chex.assert_shape(obs, (history, config.record_size))
+        chex.assert_shape(obs, (config.history, config.record_size))
         assert obs.dtype == jnp.float32 and reward_t.dtype == jnp.float32
         chex.assert_tree_all_finite((obs, reward_t, state.weights, info["score"]))
 
@@ -197,11 +234,20 @@ def _complete_checkpoints(directory: pathlib.Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    """The checkpointed PPO run, never killed: its result JSON."""
+    """The checkpointed PPO run, never killed: its result JSON, less
+    `resumed_from` (None)."""
     folder = tmp_path_factory.mktemp("whole")
     whole = _ppo_run(folder / "run", folder / "whole.json")
     assert whole.wait(timeout=300) == 0, (folder / "run.log").read_text()[-2000:]
-    return json.loads((folder / "whole.json").read_text())
+    result = json.loads((folder / "whole.json").read_text())
+    assert result.pop("resumed_from") is None
+    return result
+
+
+def _resumed(result_path: pathlib.Path) -> tuple[int, dict]:
+    """A resumed run's result: (the step it restored, the rest)."""
+    result = json.loads(result_path.read_text())
+    return result.pop("resumed_from"), result
 
 
 def test_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(
@@ -217,9 +263,12 @@ def test_run_killed_with_sigkill_resumes_to_the_uninterrupted_result(
     victim.wait(timeout=60)
     assert victim.returncode == -signal.SIGKILL
     assert not (tmp_path / "unused.json").exists()
+    complete = max(map(int, _complete_checkpoints(tmp_path / "killed")))
     resumed = _ppo_run(tmp_path / "killed", tmp_path / "resumed.json")
     assert resumed.wait(timeout=300) == 0, (tmp_path / "killed.log").read_text()[-2000:]
-    assert json.loads((tmp_path / "resumed.json").read_text()) == uninterrupted
+    step, result = _resumed(tmp_path / "resumed.json")
+    assert step == complete  # restored, not rerun from scratch
+    assert result == uninterrupted
 
 
 def test_run_killed_during_a_checkpoint_write_resumes_from_the_last_complete_one(
@@ -243,4 +292,4 @@ def test_run_killed_during_a_checkpoint_write_resumes_from_the_last_complete_one
     assert victim.wait(timeout=60) == -signal.SIGKILL
     resumed = _ppo_run(folder, tmp_path / "resumed.json")
     assert resumed.wait(timeout=300) == 0, (tmp_path / "killed.log").read_text()[-2000:]
-    assert json.loads((tmp_path / "resumed.json").read_text()) == uninterrupted
+    assert _resumed(tmp_path / "resumed.json") == (2, uninterrupted)
