@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from autotrain_jax import cli
+from autotrain_jax import cli, presets
 
 
 def test_the_console_script_is_installed_and_lists_its_commands():
@@ -29,12 +29,21 @@ def test_envs_lists_every_preset_with_its_settings(capsys):
     assert "inner_steps = 10" in shown and "max_steps_in_episode = 8" in shown
 
 
-def test_bad_ppo_and_env_settings_fail_before_any_data_is_read(tmp_path):
+def _no_data(*args, **kwargs):
+    raise AssertionError("data was read before the settings were checked")
+
+
+def test_bad_ppo_and_env_settings_fail_before_any_data_is_read(monkeypatch, tmp_path):
+    monkeypatch.setattr(presets, "load_dataset", _no_data)
     out = str(tmp_path / "run")
     with pytest.raises(ValueError, match="unknown --ppo fields.*'lr'"):
         cli.run(["train", "tiny", "--ppo", "learning_rate=1e-3", "--out", out])
     with pytest.raises(ValueError, match="num_minibatches"):
         cli.run(["train", "tiny", "--ppo", "num_minibatches=7", "--out", out])
+    with pytest.raises(ValueError, match="initial_lr"):
+        cli.run(["train", "tiny", "--env", "initial_lr=-1", "--out", out])
+    with pytest.raises(ValueError, match="optimizer.*adamx"):
+        cli.run(["evaluate", "meta-tiny-v0", "--env", "optimizer=adamx"])
     with pytest.raises(SystemExit):  # argparse: KEY=VALUE expected
         cli.run(["evaluate", "meta-tiny-v0", "--env", "initial_lr"])
     with pytest.raises(SystemExit):
