@@ -143,9 +143,10 @@ class Controller:
                 f"env must show the controller what it was trained on; {listed}"
             )
 
-    def policy(self, key: jax.Array, obs: jax.Array) -> jax.Array:
-        """The greedy action for one observation [H, F] or a batch [..., H, F]
-        (`key` unused: the policy is deterministic)."""
+    def outputs(self, obs: jax.Array) -> networks.PolicyOutput:
+        """The agent's network on one observation [H, F] or a batch [..., H, F],
+        normalised as in training: the actor head (logits, or the box's means)
+        with the disabled actions taken out, the log std and the value."""
         continuous = actions.is_box(self.env_config)
         network = networks.ActorCritic(
             actions.num_actions(self.env_config), continuous, self.ppo_config.hidden
@@ -157,7 +158,12 @@ class Controller:
             slots = [actions.special_slot(self.env_config, n) for n in self.disabled]
             lowest = -1.0 if continuous else -jnp.inf  # the box's floor, or never
             out = out._replace(actor=out.actor.at[..., jnp.array(slots)].set(lowest))
-        return networks.greedy(out, continuous)
+        return out
+
+    def policy(self, key: jax.Array, obs: jax.Array) -> jax.Array:
+        """The greedy action for one observation [H, F] or a batch [..., H, F]
+        (`key` unused: the policy is deterministic)."""
+        return networks.greedy(self.outputs(obs), actions.is_box(self.env_config))
 
     def save(self, folder: str | pathlib.Path) -> pathlib.Path:
         """Writes `controller.json` and `policy.npz` into `folder`."""
