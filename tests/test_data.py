@@ -108,7 +108,8 @@ def test_idx_files(tmp_path):
 
 
 def test_tfds_source_with_mock_data():
-    tfds = pytest.importorskip("tensorflow_datasets")
+    import tensorflow_datasets as tfds  # a core dependency, slow to import
+
     with tfds.testing.mock_data(num_examples=40):
         data = at.load_dataset("mnist", source="tfds", train_size=10, holdout_size=10)
     assert data.train_x.shape == (10, 28, 28, 1) and data.test_y.shape == (40,)

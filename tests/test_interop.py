@@ -129,7 +129,6 @@ def test_the_readme_gymnax_snippet_runs_with_gymnax_wrappers():
 
 
 def test_the_readme_rejax_snippet_trains_ppo_through_the_legacy_wrapper():
-    pytest.importorskip("rejax", reason="the interop extra is not installed")
     _, rejax_snippet = readme_snippets("Use it from gymnax")
     scope = {}
     exec(rejax_snippet, scope)
