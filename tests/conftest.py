@@ -41,19 +41,6 @@ import autotrain_jax as at  # noqa: E402
 from autotrain_jax import cli  # noqa: E402
 
 
-def pytest_addoption(parser):
-    parser.addoption("--slow", action="store_true", help="run slow tests too")
-
-
-def pytest_collection_modifyitems(config, items):
-    if config.getoption("--slow"):
-        return
-    skip = pytest.mark.skip(reason="slow: run with --slow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
-
-
 @pytest.fixture(scope="session")
 def tiny():
     """(env, params, jitted reset, jitted step_env) for the tiny preset."""

@@ -1,19 +1,15 @@
 """PPO: losses, probes with known answers, and learning on the tiny preset."""
 
-import shutil
-
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import checkpointed_run
 from probes import HorizonProbe, ScaleProbe, SignProbe
 
 import autotrain_jax as at
-from autotrain_jax import baselines
 from autotrain_jax.agents.ppo import PPOConfig, compute_gae, make_ppo, make_train
-from autotrain_jax.rollout import episode_return, rollout
+from autotrain_jax.evaluation import evaluate_many, keep_policy
 
 
 def test_gae_bootstraps_on_truncation_not_on_termination():
@@ -81,46 +77,24 @@ def test_train_compiles_once_and_vmaps_over_seeds():
     assert metrics["actions"].shape == (3, 2, 2)
 
 
-def random_return(env, params, seeds, episodes=64):
-    """Mean return of the uniform random policy over `episodes` full episodes."""
-    policy = baselines.random_policy(env)
+def test_ppo_learns_to_raise_a_learning_rate_100x_too_low_on_the_tiny_preset():
+    """From LR 1e-4, where the constant reaches ~22% test accuracy in 8 steps,
+    16 PPO updates (2,048 env steps) learn to raise it (x1.8 per step at most)
+    and the greedy policy beats the constant on every paired held-out seed."""
+    env, params = at.make_env("tiny", initial_lr=1e-4, action_set="reduced")
+    ppo = make_ppo(PPOConfig(num_envs=16, num_steps=8, num_updates=16), env)
+    runner, metrics = jax.jit(ppo.train)(jax.random.key(0), params)
+    returns = np.asarray(metrics["episode_return"])
+    assert returns[-4:].mean() > 2 * returns[:4].mean(), returns
 
-    def episode(key):
-        log, _ = rollout(env, params, policy, key, int(params.max_steps_in_episode))
-        return episode_return(log)
+    def learned(key, obs):
+        return ppo.act(runner.agent_params, runner.obs_stats, obs)
 
-    keys = jax.random.split(jax.random.key(seeds), episodes)
-    return float(jax.jit(jax.vmap(episode))(keys).mean())
-
-
-@pytest.mark.slow  # ~75-100 s on 2 cores: run with --slow
-def test_ppo_beats_a_random_policy_on_the_tiny_preset():
-    env, params = at.make_env("tiny")
-    config = PPOConfig(num_envs=16, num_steps=16, num_updates=25)
-    train = jax.jit(jax.vmap(make_train(config, env), in_axes=(0, None)))
-    _, metrics = train(jax.random.split(jax.random.key(0), 2), params)
-    returns = np.asarray(metrics["episode_return"])  # [seeds, updates]
-    learned = np.nanmean(returns[:, -5:], axis=1)
-    baseline = random_return(env, params, seeds=1)
-    assert np.all(learned > baseline + 1.0), (learned, baseline)
-
-
-@pytest.mark.slow  # ~50 s; in CI, the SIGKILL test in test_reliability.py covers it
-def test_resumed_run_ends_identical_to_an_uninterrupted_one(tmp_path):
-    from autotrain_jax.agents.ppo import run
-
-    env, params = at.make_env("tiny")
-    config = PPOConfig(num_envs=4, num_steps=4, num_updates=4)
-    whole, whole_rows, _ = run.train_in_chunks(
-        config, env, params, jax.random.key(0), progress=False
-    )
-    directory = tmp_path / "checkpoints"
-    checkpointed_run(directory, num_updates=4)
-    shutil.rmtree(directory / "4")  # as if the run had been killed after update 2
-    resumed, rows = checkpointed_run(directory, num_updates=4)
-    assert len(rows) == 4 and rows == whole_rows
-    saveable = jax.tree.map(np.asarray, run._to_saveable(whole))
-    jax.tree.map(np.testing.assert_array_equal, saveable, run._to_saveable(resumed))
+    policies = {"ppo": learned, "constant": keep_policy(env)}
+    keys = jax.random.split(jax.random.key(1), 8)
+    results = evaluate_many(env, params, policies, keys)
+    gain = results["ppo"]["test_accuracy"] - results["constant"]["test_accuracy"]
+    assert np.all(gain > 0.2), gain
 
 
 def test_chunk_size_divides_the_updates():
