@@ -91,21 +91,31 @@ def test_subset_indices_wrap_around_the_split(tiny):
     assert set(np.asarray(drawn)) == set(expected)
 
 
+# Two XLA programs that compute the same math may fuse it differently, and so
+# round differently in the last bit (float32: 1.2e-7 relative) on another CPU
+# kind; over 30-40 inner SGD steps of the tiny MLP that grows by a few orders of
+# magnitude at most. 1e-4 leaves that room, while any real difference (another
+# LR, minibatch or label) moves these values by more than 1e-2. Measured here
+# (AVX-512): the programs agree exactly.
+ACROSS_PROGRAMS = {"rtol": 1e-4, "atol": 1e-5}
+
+
 def test_degenerate_ranges_reproduce_fixed_settings(tiny):
     env, params, _, _ = tiny
     ranged = params.replace(initial_lr=(0.01, 0.01), max_steps_in_episode=(8, 8))
 
     def run(params):
         obs, state = env.reset(jax.random.key(0), params)
-        out = []
+        out = [(state.task.initial_lr, state.task.budget)]
         for t in range(3):
             action = jnp.int32(t % 3 + 1)
             obs, state, reward, *_ = env.step(jax.random.key(t), state, action, params)
             out.append((obs, reward, state.weights))
         return out
 
-    # two XLA programs (fixed vs sampled): equal up to rounding of their fusions
-    chex.assert_trees_all_close(run(params), run(ranged), rtol=1e-6, atol=1e-6)
+    fixed, sampled = run(params), run(ranged)
+    assert fixed[0] == sampled[0]  # the same task, exactly: (0.01, 8)
+    chex.assert_trees_all_close(fixed[1:], sampled[1:], **ACROSS_PROGRAMS)
 
 
 @pytest.mark.parametrize(
@@ -163,9 +173,14 @@ def test_label_noise_lowers_accuracy_and_zero_noise_changes_nothing():
 
     clean, clean_accuracy = run(None)
     zero, zero_accuracy = run(0.0)
+    data = at.make_env("tiny")[1].data
+    for split in ("train", "holdout", "test"):  # zero noise: the labels as they are
+        y = getattr(data, f"{split}_y")
+        idx = jnp.arange(len(y))
+        np.testing.assert_array_equal(labels(zero.task, data, split, idx), y)
     # two XLA programs (with and without the hash): equal up to their fusions'
     # rounding, which may flip at most a prediction or two
-    chex.assert_trees_all_close(clean.weights, zero.weights, rtol=1e-6, atol=1e-6)
+    chex.assert_trees_all_close(clean.weights, zero.weights, **ACROSS_PROGRAMS)
     assert (
         abs(float(zero_accuracy) - float(clean_accuracy)) <= 2 / 256 + 1e-6
     )  # holdout: 256
