@@ -14,7 +14,7 @@ from optax.tree_utils import tree_where
 from autotrain_jax import actions
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.control_flow import when
-from autotrain_jax.history import WeightHistory
+from autotrain_jax.history import WeightHistory, rewind_reinitialises
 from autotrain_jax.models import INIT_METHODS, make_init_fn, make_model, mask_widths
 from autotrain_jax.observation import record
 from autotrain_jax.optimizers import InnerOptimizer
@@ -250,9 +250,12 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         key_reinit, key_train = jax.random.split(key)
         control = actions.decode(action, params, self.config)
         prev_score = state.score
-        reinit = control.reinit
-        if self.config.rewind_past_oldest == "reinit":  # stop never re-initialises
-            reinit |= (control.rewind >= state.weight_history.count) & ~control.stop
+        reinit = control.reinit | rewind_reinitialises(
+            self.config.rewind_past_oldest,
+            control.rewind,
+            state.weight_history.count,
+            control.stop,
+        )
         state = self._scale_lr(state, control.lr_factor, params)
         state = self._scale_batch(state, control.batch_factor)
         state = self._rewind(state, control.rewind)

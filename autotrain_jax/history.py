@@ -62,3 +62,15 @@ class WeightHistory:
         """Drops the `num` newest entries, keeping at least the oldest one."""
         num = jnp.clip(num, 0, self.count - 1)
         return self.replace(head=(self.head - num) % self.size, count=self.count - num)
+
+
+def rewind_reinitialises(
+    past_oldest: str, rewind: jax.Array, count: jax.Array, stop: jax.Array
+) -> jax.Array:
+    """Whether a rewind re-initialises rather than stopping at the oldest entry:
+    with `rewind_past_oldest="reinit"` (`EnvConfig`), one of `rewind` steps
+    reaches past the oldest of `count` entries; a stop never re-initialises.
+    The env and `controllers.Steering` both decide by it (traced or not)."""
+    if past_oldest != "reinit":
+        return jnp.bool_(False)
+    return jnp.logical_and(jnp.asarray(rewind) >= count, jnp.logical_not(stop))

@@ -140,6 +140,34 @@ def test_steering_rewinds_reinitialises_and_stops(shipped):
     assert stop and params is weights[1]
 
 
+@pytest.mark.parametrize(
+    ("past_oldest", "rewind", "expected"),
+    [("oldest", 5, 1.0), ("reinit", 5, 0.0), ("reinit", 2, 1.0), ("reinit", 3, 0.0)],
+)
+def test_a_rewind_past_the_oldest_does_what_the_controller_was_trained_with(
+    shipped, past_oldest, rewind, expected
+):
+    """H = 3 blocks kept (w1, w2, w3): a rewind of 2 reaches w1, one of 3 or
+    more goes past it, to w1 again ("oldest") or to fresh weights ("reinit",
+    as the env does)."""
+    config = dataclasses.replace(shipped.env_config, rewind_past_oldest=past_oldest)
+    controller = dataclasses.replace(shipped, env_config=config)
+    optimizer = optax.chain(optax.sgd(0.1), steer(controller, 0.1, budget=10))
+    inner = optax.sgd(0.1).init({"w": jnp.zeros(2)})
+    start = {"w": jnp.zeros(2)}
+    steering = Steering(
+        controller, optimizer, start, (inner, _state_after_block(_control(), 0))
+    )
+    for t in range(1, 4):
+        control = _control(rewind=rewind) if t == 3 else _control()
+        opt_state = (inner, _state_after_block(control, t))
+        for _ in range(config.inner_steps):
+            params, _, stop = steering.after_step(
+                {"w": jnp.full(2, float(t))}, opt_state
+            )
+    assert float(params["w"][0]) == expected and not stop
+
+
 def test_steer_refuses_what_a_training_loop_cannot_observe(shipped):
     self_play = dataclasses.replace(
         shipped,

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import optax
 
 from autotrain_jax import actions
+from autotrain_jax.history import rewind_reinitialises
 from autotrain_jax.observation import record
 from autotrain_jax.params import EnvParams
 
@@ -180,7 +181,8 @@ def _given(value, last: jax.Array) -> jax.Array:
 
 class Steering:
     """Applies the decisions of a `steer` transformation that touch the weights:
-    rewind (it keeps the last H weights and optimizer states, one per block),
+    rewind (it keeps the last H weights and optimizer states, one per block;
+    past the oldest, what the controller's `rewind_past_oldest` says),
     re-initialise, and stop.
 
     Args:
@@ -203,6 +205,7 @@ class Steering:
         key: jax.Array | None = None,
     ):
         self._history = controller.env_config.history
+        self._past_oldest = controller.env_config.rewind_past_oldest
         self._optimizer = optimizer
         self._initial = params
         self._init_params = init_params
@@ -228,6 +231,9 @@ class Steering:
         state = _find(opt_state)
         self._snapshots = [*self._snapshots, (params, opt_state)][-self._history :]
         control = jax.device_get(state.control)
+        reinit = control.reinit | rewind_reinitialises(
+            self._past_oldest, control.rewind, len(self._snapshots), control.stop
+        )
         rewind = min(int(control.rewind), len(self._snapshots) - 1)
         if rewind:
             self._snapshots = self._snapshots[: len(self._snapshots) - rewind]
@@ -235,7 +241,7 @@ class Steering:
             opt_state = _with_steering(old, state)
         if bool(control.stop):
             return params, opt_state, True
-        if bool(control.reinit):
+        if bool(reinit):
             self._key, key = jax.random.split(self._key)
             init = self._init_params
             params = self._initial if init is None else init(key)
