@@ -38,11 +38,13 @@ def load_script(relative_path: str):
     return module
 
 
-def readme_snippets(heading: str) -> list[str]:
-    """The ```python blocks of README.md's section whose heading starts with
-    `heading`, so that a test runs them as a reader would."""
-    text = (ROOT / "README.md").read_text()
-    start = text.index(f"\n### {heading}")
-    ends = [text.find(mark, start + 1) for mark in ("\n## ", "\n### ")]
-    section = text[start : min((e for e in ends if e != -1), default=len(text))]
+def doc_snippets(page: str, heading: str) -> list[str]:
+    """The ```python blocks of the section of `page` (a file under docs/, or
+    README.md) whose `##` heading starts with `heading`, up to the next `##`
+    heading, so that a test runs them as a reader would."""
+    path = ROOT / page if page == "README.md" else ROOT / "docs" / page
+    text = path.read_text()
+    start = text.index(f"\n## {heading}")
+    end = text.find("\n## ", start + 1)
+    section = text[start : len(text) if end == -1 else end]
     return [block.split("```")[0] for block in section.split("```python\n")[1:]]

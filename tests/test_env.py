@@ -94,7 +94,7 @@ def test_full_decoding_and_labels_agree_for_any_h(tiny, history):
 
 
 def _expected_controls(action_set, actions, history):
-    """(LR factor, rewind, re-init, stop) per action, from the README's tables."""
+    """(LR factor, rewind, re-init, stop) per action, as docs/concepts.md says."""
     if action_set == "full":
         ids = np.asarray(actions)
         move = ids < 3 * history

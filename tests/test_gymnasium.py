@@ -5,7 +5,7 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from helpers import readme_snippets
+from helpers import doc_snippets
 
 import autotrain_jax as at
 from autotrain_jax.gymnasium import (
@@ -20,8 +20,8 @@ def single():
     return AutoTrainGymnasiumEnv("tiny")
 
 
-def test_the_readme_snippet_runs():
-    (snippet,) = readme_snippets("Use it from Gymnasium")
+def test_the_docs_snippet_runs():
+    (snippet,) = doc_snippets("interop.md", "Use it from Gymnasium")
     scope = {}
     exec(snippet, scope)
     assert scope["obs"].shape == scope["env"].observation_space.shape

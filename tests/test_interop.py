@@ -13,7 +13,7 @@ import optax
 import pytest
 from gymnax.environments import environment, spaces
 from gymnax.wrappers.purerl import FlattenObservationWrapper, LogWrapper
-from helpers import readme_snippets
+from helpers import doc_snippets
 
 import autotrain_jax as at
 
@@ -117,8 +117,8 @@ def test_a_purejaxrl_style_loop_trains_on_the_env():
     assert int(finished.sum()) > 0  # tiny episodes are 8 steps: some ended
 
 
-def test_the_readme_gymnax_snippet_runs_with_gymnax_wrappers():
-    gymnax_snippet, _ = readme_snippets("Use it from gymnax")
+def test_the_docs_gymnax_snippet_runs_with_gymnax_wrappers():
+    gymnax_snippet, _ = doc_snippets("interop.md", "Use it from gymnax")
     scope = {}
     exec(gymnax_snippet, scope)
     env, params, legacy = scope["env"], scope["params"], scope["legacy"]
@@ -128,8 +128,8 @@ def test_the_readme_gymnax_snippet_runs_with_gymnax_wrappers():
     assert "returned_episode_returns" in info and np.isfinite(reward)  # LogWrapper's
 
 
-def test_the_readme_rejax_snippet_trains_ppo_through_the_legacy_wrapper():
-    _, rejax_snippet = readme_snippets("Use it from gymnax")
+def test_the_docs_rejax_snippet_trains_ppo_through_the_legacy_wrapper():
+    _, rejax_snippet = doc_snippets("interop.md", "Use it from gymnax")
     scope = {}
     exec(rejax_snippet, scope)
     assert int(scope["train_state"].global_step) == 128

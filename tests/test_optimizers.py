@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import readme_snippets
+from helpers import doc_snippets
 from optax import contrib
 
 import autotrain_jax as at
@@ -184,8 +184,8 @@ def test_schedule_free_env_accuracy_reads_the_averaged_weights():
     )
 
 
-def test_the_readme_snippet_runs():
-    (snippet,) = readme_snippets("Inner optimizers")
+def test_the_docs_snippet_runs():
+    (snippet,) = doc_snippets("concepts.md", "Inner optimizers")
     scope = {}
     exec(snippet, scope)
     assert scope["env"].config.optimizer == ("sgd", "adam")

@@ -175,6 +175,24 @@ def test_the_report_round_trips_and_shows_each_opponent(toy_results, tmp_path):
     assert "#### controller default vs each opponent, from all initial LRs" in text
 
 
+def test_the_readme_table_has_one_column_per_initial_lr(toy_results):
+    cells = toy_results["tasks"]["toy"]["cells"]  # initial LRs 0.001 and 0.1
+    d = {
+        lr0: rows["controller default"]["test_accuracy"]
+        - rows["tuned cosine"]["test_accuracy"]
+        for lr0, rows in cells.items()
+    }
+    table = report.by_initial_lr(toy_results, "controller default")
+    row = next(x for x in table.splitlines() if x.startswith("| tuned cosine |"))
+    columns = [c.strip() for c in row.split("|")[2:-1]]
+    overall = (d[0.001] + d[0.1]) / 2  # per seed, averaged over the cells
+    means = [100 * x.mean() for x in (d[0.001], d[0.1], overall)]
+    assert [c.split(" ± ")[0] for c in columns[:3]] == [f"{m:+.2f}" for m in means]
+    worst = min(d, key=lambda lr0: d[lr0].mean())
+    assert columns[3] == f"{100 * d[worst].mean():+.2f} (toy @ {worst:g})"
+    assert "from the lowest LR | from the highest LR | all | worst cell" in table
+
+
 def test_lr_free_rows_start_at_their_defaults(toy_results):
     del toy_results  # (fixture order) the row's env: LR 1 kept throughout
     trained = controllers.load(controllers.DEFAULT)

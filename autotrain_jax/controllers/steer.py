@@ -80,7 +80,8 @@ def steer(
       controller: a `controllers.Controller`.
       initial_lr: the LR the chained optimizer applies.
       budget: the run's length in blocks of T updates (its progress input).
-      lr_min, lr_max: the LR's range (default: the env's, 1e-5 and 1).
+      lr_min: the lowest LR (default: the env's, 1e-5).
+      lr_max: the highest LR (default: the env's, 1).
 
     Raises:
       ValueError: for a controller whose observation needs what a training loop
@@ -188,8 +189,9 @@ class Steering:
     Args:
       controller: the controller `steer` uses.
       optimizer: the whole chained optimizer (for a re-init's fresh state).
-      params, opt_state: the weights and optimizer state training starts from
-        (the first snapshot, as the env's history holds the initial weights).
+      params: the weights training starts from (the first snapshot, as the
+        env's history holds the initial weights).
+      opt_state: the optimizer state training starts from.
       init_params: `key -> params` for re-initialisations; None restarts from
         `params`.
       key: the key re-initialisations draw from.

@@ -136,6 +136,36 @@ def _headline_row(cells, controller: str, opponent: str) -> str:
     )
 
 
+def by_initial_lr(results: dict, controller: str) -> str:
+    """One table: the controller minus each opponent, paired, mean over tasks
+    with a 95% CI over seeds, from the lowest, middle and highest initial LR
+    of each task's family and over all; and the worst cell over all."""
+    first = next(iter(results["tasks"].values()))
+    positions = [*range(len(first["cells"])), None]
+    names = {0: "lowest", len(positions) - 2: "highest"}
+    columns = [
+        "all" if p is None else f"from the {names.get(p, 'middle')} LR"
+        for p in positions
+    ]
+    out = [
+        f"| {controller} minus | {' | '.join(columns)} | worst cell |",
+        "|---|" + "---|" * (len(columns) + 1),
+    ]
+    for opponent in opponents(results):
+        row = []
+        for position in positions:
+            cells = list(_cells_at(results, position))
+            per_cell = [diff(rows, controller, opponent) for _, _, rows in cells]
+            s = summarize(np.mean(per_cell, 0))
+            row.append(f"{100 * s['mean']:+.2f} ± {100 * s['ci95']:.2f}")
+        means = [np.mean(diff(rows, controller, opponent)) for _, _, rows in cells]
+        worst = int(np.argmin(means))
+        task, lr0, _ = cells[worst]
+        row.append(f"{100 * means[worst]:+.2f} ({task} @ {lr0:g})")
+        out.append(f"| {opponent} | {' | '.join(row)} |")
+    return "\n".join(out)
+
+
 def goals(results: dict, controller: str) -> str:
     """The suite's goals for `controller`, each with what was measured (all
     initial LRs and tasks, paired; 95% CI over seeds) and whether it is met."""
@@ -249,8 +279,9 @@ def markdown(results: dict) -> str:
 
 
 def readme_block(results: dict, controller: str) -> str:
-    """What the README shows between its suite markers: the goals and the
-    headline over all initial LRs, for `controller`."""
+    """What the README shows between its suite markers, for `controller`: the
+    suite's goals, and its paired differences to each opponent per initial LR
+    (points of test accuracy, 95% CI over seeds)."""
     tasks = list(results["tasks"])
     return "\n".join(
         [
@@ -259,7 +290,10 @@ def readme_block(results: dict, controller: str) -> str:
             "",
             goals(results, controller),
             "",
-            headline(results, controller, positions=[None]),
+            "Points of test accuracy, the controller minus each opponent, mean over "
+            "tasks ± 95% CI over seeds:",
+            "",
+            by_initial_lr(results, controller),
         ]
     )
 

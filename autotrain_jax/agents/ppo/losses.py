@@ -36,10 +36,15 @@ def compute_gae(
     """Generalised advantage estimation over a rollout with auto-resets.
 
     Args:
-      reward, value, terminated, done: [T, B]; `done = terminated | truncated`.
+      reward: [T, B].
+      value: [T, B], V of each step's observation.
       next_value: [T, B], V of the observation that followed each step *before*
         any auto-reset (`info["final_observation"]`). It is bootstrapped unless the
         episode terminated, so a truncated episode (the horizon) still bootstraps.
+      terminated: [T, B] bool.
+      done: [T, B] bool, `terminated | truncated`.
+      gamma: the discount.
+      gae_lambda: GAE's lambda.
 
     Returns:
       advantages and value targets, both [T, B].
