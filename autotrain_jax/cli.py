@@ -84,7 +84,7 @@ def _evaluate_report(results: dict) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from autotrain_jax.agents.ppo.experiment import _setting
+    from autotrain_jax.experiments.train import parse_setting
 
     parser = argparse.ArgumentParser(
         prog="autotrain-jax",
@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        type=_setting,
+        type=parse_setting,
         help="a make_env override on top of the controller's settings (repeatable)",
     )
     ev.add_argument("--json", action="store_true", help="print per-seed JSON")
@@ -146,9 +146,9 @@ def run(argv: list[str]) -> dict | None:
     if args.command == "envs":
         print(envs())
     elif args.command == "train":
-        from autotrain_jax.agents.ppo import experiment
+        from autotrain_jax.experiments import train
 
-        return experiment.main(rest, preset=args.preset)
+        return train.main(rest, preset=args.preset)
     elif args.command == "evaluate":
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")

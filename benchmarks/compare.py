@@ -27,7 +27,7 @@ import numpy as np
 
 import autotrain_jax as at
 from autotrain_jax import baselines
-from autotrain_jax.agents.ppo.experiment import load_controller
+from autotrain_jax.controllers import load as load_controller
 from autotrain_jax.evaluation import evaluate_many, evaluate_pbt, summarize
 from autotrain_jax.tasks import max_budget
 
@@ -68,10 +68,10 @@ def compare_task(task, policy_dirs, data_dir, seeds):
     keys = jax.random.split(jax.random.key(2024), seeds)
     horizon = max_budget(params)
     lr0 = cont_params.initial_lr
-    controllers = {
-        f"PPO controller ({path.name})": load_controller(path, env)
-        for path in policy_dirs
-    }
+    trained = {f"PPO controller ({p.name})": load_controller(p) for p in policy_dirs}
+    for controller in trained.values():
+        controller.check_env(env)
+    controllers = {name: c.policy for name, c in trained.items()}
     policies = {
         name: baselines.in_continuous(controller, env, cont_params)
         for name, controller in controllers.items()

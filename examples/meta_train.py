@@ -22,7 +22,7 @@ The shipped `meta-tiny-v1` is this recipe's run; `meta-tiny-v0` predates the
 label noise (`--env label_noise=None` reproduces it).
 """
 
-from autotrain_jax.agents.ppo.experiment import main
+from autotrain_jax.experiments.train import main
 
 RECIPE = {
     "num_envs": 128,

@@ -6,7 +6,7 @@ CIFAR-10 is not embedded: give --data-dir (or $AUTOTRAIN_DATA_DIR) or prepare it
 tensorflow-datasets. Outputs as examples/ppo_mnist.py, under runs/cifar10-cnn.
 """
 
-from autotrain_jax.agents.ppo.experiment import main
+from autotrain_jax.experiments.train import main
 
 if __name__ == "__main__":
     main(

@@ -8,7 +8,7 @@ controlled_run.{csv,png} to --out (default runs/mnist-mlp), and the controller a
 controller.json + policy.npz (`autotrain_jax.controllers.load(out)`).
 """
 
-from autotrain_jax.agents.ppo.experiment import main
+from autotrain_jax.experiments.train import main
 
 if __name__ == "__main__":
     main(preset="mnist-mlp")

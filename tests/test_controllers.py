@@ -14,7 +14,7 @@ import autotrain_jax as at
 from autotrain_jax import actions as at_actions
 from autotrain_jax import cli, controllers
 from autotrain_jax.agents.ppo import networks
-from autotrain_jax.agents.ppo.experiment import checkpoint_controller
+from autotrain_jax.experiments.train import checkpoint_controller
 from autotrain_jax.rollout import rollout
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import autotrain_jax as at
 from autotrain_jax import controllers
-from autotrain_jax.agents.ppo.experiment import load_controller, main
+from autotrain_jax.experiments.train import main
 
 
 def test_ppo_example_writes_its_outputs(tiny_ppo_run):
@@ -43,13 +43,14 @@ def test_ppo_example_writes_its_outputs(tiny_ppo_run):
 def test_a_saved_controller_loads_for_a_matching_env_only(tiny_ppo_run):
     out, _, _ = tiny_ppo_run
     env, params = at.make_env("tiny")
-    act = load_controller(out, env)
+    controller = controllers.load(out)
+    controller.check_env(env)
     obs, _ = env.reset(jax.random.key(0), params)
-    action = act(None, obs)
+    action = controller.policy(None, obs)
     assert action.shape == () and 0 <= int(action) < env.num_actions
     wider, _ = at.make_env("tiny", history=4)
     with pytest.raises(ValueError, match=r"history: 3 \(trained\), 4 \(env\)"):
-        load_controller(out, wider)
+        controller.check_env(wider)
 
 
 def test_env_overrides_are_parsed_and_bad_ones_named(tmp_path):

@@ -12,7 +12,6 @@ import pathlib
 import platform
 import sys
 import time
-from collections.abc import Callable
 
 import jax
 import numpy as np
@@ -61,7 +60,7 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        type=_setting,
+        type=parse_setting,
         help="a make_env override, e.g. --env train_size=400 (repeatable); "
         f"on top of {defaults.get('env', {})}",
     )
@@ -70,7 +69,7 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        type=_setting,
+        type=parse_setting,
         help="a PPOConfig field, e.g. --ppo lr=1e-3 --ppo hidden=(32,32) "
         f"(repeatable; fields: {', '.join(PPO_FIELDS)})",
     )
@@ -239,7 +238,7 @@ def ppo_config(args: argparse.Namespace) -> PPOConfig:
     return PPOConfig(**fields | dict(args.ppo))
 
 
-def _setting(text: str) -> tuple[str, object]:
+def parse_setting(text: str) -> tuple[str, object]:
     """`KEY=VALUE` -> (key, value): a Python literal if it parses, else the text."""
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -328,18 +327,6 @@ def checkpoint_controller(
     return _controller(
         saved["preset"], settings, env, config, runner, args["seed"], update=update
     )
-
-
-def load_controller(run_dir: str | os.PathLike, env) -> Callable:
-    """The greedy controller a run saved, as `act(key, obs) -> action` for `env`.
-
-    Raises:
-      ValueError: if `env`'s observation shape or action set is not the one the
-        controller was trained on.
-    """
-    controller = controllers.load(run_dir)
-    controller.check_env(env)
-    return controller.policy
 
 
 def _plot_learning_curve(rows: list[dict], path: pathlib.Path) -> None:
