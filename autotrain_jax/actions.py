@@ -20,20 +20,16 @@ are clipped to the box, with NaN read as 0; `info["invalid"]` flags both.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from autotrain_jax.config import EnvConfig
-
-if TYPE_CHECKING:  # params.py imports this module
-    from autotrain_jax.params import EnvParams
+from autotrain_jax.config import FULL_NUM_FACTORS, REDUCED_NUM_FACTORS, EnvConfig
+from autotrain_jax.params import EnvParams
 
 CONTINUOUS_DIM = 4
-FULL_NUM_FACTORS = 3  # full_lr_factors: ids f * H + r for f < 3
-REDUCED_NUM_FACTORS = 5  # reduced_lr_factors: ids 0..4
 REDUCED_REINIT, REDUCED_STOP = REDUCED_NUM_FACTORS, REDUCED_NUM_FACTORS + 1
 REDUCED_NUM_ACTIONS = REDUCED_NUM_FACTORS + 2
 SPECIAL_ACTIONS = ("reinit", "stop")  # in this order after the LR moves

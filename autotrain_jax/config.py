@@ -17,6 +17,8 @@ LR_FREE_OPTIMIZERS = (
 )
 OPTIMIZERS = CLASSIC_OPTIMIZERS + LR_FREE_OPTIMIZERS
 ACTION_SETS = ("full", "reduced", "continuous", "self_play")
+FULL_NUM_FACTORS = 3  # full_lr_factors: ids f * H + r for f < 3
+REDUCED_NUM_FACTORS = 5  # reduced_lr_factors: ids 0..4
 REWARDS = ("prototype", "step_cost", "delta", "relative")
 OBSERVATIONS = ("original", "extended", "scale_free")
 REWIND_PAST_OLDEST = ("oldest", "reinit")

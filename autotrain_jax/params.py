@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flax import struct
 
-from autotrain_jax.actions import FULL_NUM_FACTORS, REDUCED_NUM_FACTORS
+from autotrain_jax.config import FULL_NUM_FACTORS, REDUCED_NUM_FACTORS
 from autotrain_jax.data import Dataset
 from autotrain_jax.tasks import is_range
 

@@ -3,12 +3,12 @@ checkpoints)."""
 
 from autotrain_jax.agents.ppo.algorithm import (
     PPO,
-    PPOConfig,
     RunnerState,
     RunningStats,
     make_ppo,
     make_train,
 )
+from autotrain_jax.agents.ppo.config import PPOConfig
 from autotrain_jax.agents.ppo.losses import Batch, compute_gae, ppo_loss
 from autotrain_jax.agents.ppo.networks import ActorCritic
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from autotrain_jax.agents.ppo import networks
-
-if TYPE_CHECKING:  # algorithm.py imports this module
-    from autotrain_jax.agents.ppo.algorithm import PPOConfig
+from autotrain_jax.agents.ppo.config import PPOConfig
 
 
 class Batch(NamedTuple):
