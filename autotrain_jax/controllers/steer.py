@@ -206,8 +206,7 @@ class Steering:
         init_params: Callable[[jax.Array], Any] | None = None,
         key: jax.Array | None = None,
     ):
-        self._history = controller.env_config.history
-        self._past_oldest = controller.env_config.rewind_past_oldest
+        self._config = controller.env_config
         self._optimizer = optimizer
         self._initial = params
         self._init_params = init_params
@@ -231,25 +230,50 @@ class Steering:
         if self._count % self._period:  # not at a block's end
             return params, opt_state, False
         state = _find(opt_state)
-        self._snapshots = [*self._snapshots, (params, opt_state)][-self._history :]
-        control = jax.device_get(state.control)
-        reinit = control.reinit | rewind_reinitialises(
-            self._past_oldest, control.rewind, len(self._snapshots), control.stop
+        decision = decide_block(
+            self._snapshots, (params, opt_state), state.control, self._config
         )
-        rewind = min(int(control.rewind), len(self._snapshots) - 1)
-        if rewind:
-            self._snapshots = self._snapshots[: len(self._snapshots) - rewind]
-            params, old = self._snapshots[-1]
+        self._snapshots = decision.snapshots
+        if decision.restore is not None:
+            params, old = decision.restore
             opt_state = _with_steering(old, state)
-        if bool(control.stop):
+        if decision.stop:
             return params, opt_state, True
-        if bool(reinit):
+        if decision.reinit:
             self._key, key = jax.random.split(self._key)
             init = self._init_params
             params = self._initial if init is None else init(key)
             opt_state = _with_steering(self._optimizer.init(params), state)
             self._snapshots = [(params, opt_state)]
         return params, opt_state, False
+
+
+class BlockDecision(NamedTuple):
+    """What a controller's decision at a block's end does to a training loop."""
+
+    snapshots: list  # the (at most H) snapshots kept, the newest last
+    restore: Any  # the snapshot to go on from (a rewind), or None: go on
+    stop: bool
+    reinit: bool  # start again from fresh weights (after any restore)
+
+
+def decide_block(snapshots: list, current: Any, control, config) -> BlockDecision:
+    """The env's bookkeeping of a decision, for a loop outside the env (optax's
+    `Steering`, `autotrain_jax.torch`): `current` (weights and optimizer state,
+    in any form) joins the last H snapshots; a rewind of r drops the r newest
+    (keeping the oldest) and restores the newest left; past the oldest it
+    re-initialises if the controller was trained so (`rewind_past_oldest`)."""
+    snapshots = [*snapshots, current][-config.history :]
+    control = jax.device_get(control)
+    reinit = control.reinit | rewind_reinitialises(
+        config.rewind_past_oldest, control.rewind, len(snapshots), control.stop
+    )
+    rewind = min(int(control.rewind), len(snapshots) - 1)
+    restore = None
+    if rewind:
+        snapshots = snapshots[: len(snapshots) - rewind]
+        restore = snapshots[-1]
+    return BlockDecision(snapshots, restore, bool(control.stop), bool(reinit))
 
 
 def _is_steer(x) -> bool:

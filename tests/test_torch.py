@@ -1,0 +1,135 @@
+"""A shipped controller steering a plain PyTorch loop (autotrain_jax.torch)."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+
+import autotrain_jax as at
+from autotrain_jax import actions, controllers
+from autotrain_jax.torch import Steer
+
+
+def _mlp(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Linear(784, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10)
+    )
+
+
+def test_its_lrs_are_the_optax_adapters_for_the_same_losses_and_scores():
+    controller = controllers.load(controllers.DEFAULT)
+    weights = [torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(3))]
+    optimizer = torch.optim.SGD(
+        [{"params": weights[:1]}, {"params": weights[1:], "lr": 2e-4}], lr=1e-4
+    )
+    steer = Steer(optimizer, controller, budget=6)
+    optax_steer = controllers.steer(controller, initial_lr=1e-4, budget=6)
+    state = optax_steer.init(None)
+    rng = np.random.default_rng(0)
+    period = controller.env_config.inner_steps
+    for block in range(6):
+        score = float(rng.uniform(0.1, 0.9))
+        for _ in range(period):
+            loss = float(rng.uniform(0.5, 2.5)) / (block + 1)
+            _, state = optax_steer.update({}, state, value=loss, score=score)
+            stopped = steer.step(loss, score=score)
+        assert not stopped
+        assert steer.lr == float(state.lr)  # the same program's decision, exactly
+        lrs = [g["lr"] for g in optimizer.param_groups]
+        np.testing.assert_allclose(lrs, [state.lr, 2 * state.lr], rtol=1e-6)
+    assert max(steer.lr, 1e-4) / min(steer.lr, 1e-4) > 3  # it did steer
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    data = at.load_dataset("mnist", train_size=2048, holdout_size=512)
+
+    def tensor(a, dtype=torch.float32):
+        return torch.tensor(np.asarray(a), dtype=dtype)
+
+    def split(name):
+        x, y = getattr(data, f"{name}_x"), getattr(data, f"{name}_y")
+        return tensor(x).reshape(len(y), -1) / 255.0, tensor(y, torch.long)
+
+    return {name: split(name) for name in ("train", "holdout", "test")}
+
+
+def _train(mnist, lr0: float, steered: bool, blocks: int = 20) -> float:
+    """Momentum SGD on an MLP 784-64-10, batch 32, blocks x T steps; test accuracy."""
+    model, (x, y), (hx, hy) = _mlp(0), mnist["train"], mnist["holdout"]
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr0, momentum=0.9)
+    steer = Steer(optimizer, budget=blocks, model=model) if steered else None
+    batches = torch.Generator().manual_seed(0)
+    for _ in range(blocks * 10):
+        idx = torch.randint(0, len(y), (32,), generator=batches)
+        loss = torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if steer is not None:
+            with torch.no_grad():
+                score = (model(hx).argmax(-1) == hy).float().mean().item()
+            if steer.step(loss.item(), score=score):
+                break
+    tx, ty = mnist["test"]
+    with torch.no_grad():
+        return (model(tx).argmax(-1) == ty).float().mean().item()
+
+
+@pytest.mark.parametrize("initial_lr", [1e-4, 1e-2, 1.0])
+def test_a_torch_mlp_steered_from_a_bad_lr_beats_the_constant(mnist, initial_lr):
+    steered = _train(mnist, initial_lr, steered=True)
+    constant = _train(mnist, initial_lr, steered=False)
+    if initial_lr == 1e-2:  # a good LR: it keeps training well
+        assert steered > 0.8 and steered > constant - 0.02, (steered, constant)
+    else:  # 100x too low or too high: the constant barely learns
+        assert steered > constant + 0.3, (steered, constant)
+
+
+def _forced(action: int) -> controllers.Controller:
+    """The default controller, made to take `action` on every observation."""
+    shipped = controllers.load(controllers.DEFAULT)
+    params = jax.tree.map(jnp.asarray, shipped.agent_params)
+    bias = params["params"]["Dense_4"]["bias"]
+    params["params"]["Dense_4"]["bias"] = bias.at[action].add(1e3)
+    return dataclasses.replace(shipped, agent_params=params, disabled=())  # may stop
+
+
+def test_a_reinit_resets_the_weights_and_the_optimizer_and_a_stop_is_returned():
+    config = controllers.load(controllers.DEFAULT).env_config
+    model = _mlp(0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    steer = Steer(optimizer, _forced(actions.REDUCED_REINIT), budget=5, model=model)
+    before = [p.detach().clone() for p in model.parameters()]
+    for _ in range(config.inner_steps):
+        loss = model(torch.ones(4, 784)).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        assert not steer.step(loss.item())
+    after = list(model.parameters())
+    assert all(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert not optimizer.state  # momentum buffers cleared
+    stopper = Steer(optimizer, _forced(actions.REDUCED_STOP), budget=5, model=model)
+    stops = [stopper.step(1.0) for _ in range(config.inner_steps)]
+    assert stops == [False] * (config.inner_steps - 1) + [True]
+
+
+def test_bad_input_names_the_field():
+    weights = [torch.nn.Parameter(torch.zeros(2))]
+    optimizer = torch.optim.SGD(weights, lr=0.1)
+    steer = Steer(optimizer, budget=5)
+    with pytest.raises(ValueError, match="loss must be a number, got 'high'"):
+        steer.step("high")
+    with pytest.raises(ValueError, match=r"score must be a scalar.*\(3,\)"):
+        steer.step(1.0, score=torch.ones(3))
+    steer.step(torch.tensor(1.0), score=float("nan"))  # a scalar tensor is a number
+    del optimizer.param_groups[0]["lr"]
+    with pytest.raises(ValueError, match=r"'lr' in every param group; groups \[0\]"):
+        Steer(optimizer, budget=5)
+    with pytest.raises(ValueError, match="budget"):
+        Steer(torch.optim.SGD(weights, lr=0.1), budget=0)
