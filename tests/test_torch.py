@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from helpers import load_script
 
 import autotrain_jax as at
 from autotrain_jax import actions, controllers
@@ -133,3 +134,12 @@ def test_bad_input_names_the_field():
         Steer(optimizer, budget=5)
     with pytest.raises(ValueError, match="budget"):
         Steer(torch.optim.SGD(weights, lr=0.1), budget=0)
+
+
+def test_the_example_steers_a_torch_model_and_prints_both_accuracies(capsys):
+    example = load_script("examples/steer_pytorch.py")
+    results = example.main(["--blocks", "3", "--initial-lr", "1e-4"])
+    assert set(results) == {"constant LR", "controller"}
+    assert all(0.0 < acc <= 1.0 for acc in results.values())
+    printed = capsys.readouterr().out
+    assert "constant LR: test accuracy" in printed and "controller:" in printed
