@@ -57,6 +57,7 @@ def tiny_ppo_run(tmp_path_factory):
     argv += ["--num-updates", "2", "--checkpoint-every", "1"]
     argv += ["--ppo", "update_epochs=2", "--ppo", "hidden=(32, 32)"]
     argv += ["--eval-seeds", "2", "--out", str(out), "--quiet"]
+    argv += ["--log-dir", str(out / "tensorboard")]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         summary = cli.run(argv)

@@ -58,3 +58,40 @@ def test_env_overrides_are_parsed_and_bad_ones_named(tmp_path):
         main(["--env", "train_size", "--out", str(tmp_path)], preset="tiny")
     with pytest.raises(ValueError, match="unknown settings"):
         main(["--env", "trian_size=400", "--out", str(tmp_path)], preset="tiny")
+
+
+def _events(folder):
+    """(tag, step, value) of every scalar in the TensorBoard event files."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    scalars = []
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        raw = path.read_bytes()
+        while raw:  # TFRecords: length, its CRC, the record, its CRC
+            (length,) = struct.unpack("<Q", raw[:8])
+            event = Event.FromString(raw[12 : 12 + length])
+            raw = raw[16 + length :]
+            for value in event.summary.value:
+                scalars.append((value.tag, event.step, value.simple_value))
+    return scalars
+
+
+def test_log_dir_holds_every_metric_per_update_and_the_controlled_run(tiny_ppo_run):
+    out, _, _ = tiny_ppo_run
+    scalars = _events(out / "tensorboard")
+    rows = json.loads((out / "metrics.json").read_text())
+    for update, row in enumerate(rows, start=1):
+        for name, value in row.items():
+            if isinstance(value, float):
+                (logged,) = [
+                    v for t, s, v in scalars if (t, s) == (f"ppo/{name}", update)
+                ]
+                assert logged == pytest.approx(value, rel=1e-6)
+            elif isinstance(value, list):
+                assert (f"ppo/{name}/0", update) in {(t, s) for t, s, _ in scalars}
+    with open(out / "controlled_run.csv") as f:
+        steps = len(f.readlines()) - 1  # one row per env step after the header
+    lrs = [(s, v) for t, s, v in scalars if t == "controlled_run/lr"]
+    assert [s for s, _ in lrs] == list(range(steps))

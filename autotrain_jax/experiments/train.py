@@ -79,6 +79,12 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--log-dir",
+        default=None,
+        help="write TensorBoard event files here: every metric per update, and "
+        "the evaluated controlled run per env step",
+    )
+    parser.add_argument(
         "--no-compile-cache",
         action="store_true",
         help="do not use JAX's persistent compilation cache "
@@ -121,6 +127,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         _write_json(out / "config.json", config_dict | {"make_env": overrides})
 
     checkpoints = out / "checkpoints" if args.checkpoint_every else None
+    board = TensorBoard(args.log_dir) if args.log_dir and primary else None
     runner, rows, _ = ppo_run.train_in_chunks(
         config,
         env,
@@ -129,6 +136,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
         checkpoint_dir=checkpoints,
         checkpoint_every=args.checkpoint_every,
         progress=not args.quiet,
+        on_rows=None if board is None else board.updates,
     )
     settings = {"action_set": args.action_set, "reward": args.reward, **overrides}
     trained = _controller(preset, settings, env, config, runner, args.seed)
@@ -147,7 +155,44 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     if primary:
         _write_run(out, rows, trained, log, summary)
         _print_summary(summary, args.eval_seeds, out)
+    if board is not None:
+        board.controlled_run(episode_rows(log))
+        board.close()
     return summary
+
+
+class TensorBoard:
+    """TensorBoard event files (tensorboardX) of a training run: the scalar
+    metrics of each PPO update under `ppo/`, the action histogram as
+    `ppo/actions/<id>`, and one controlled run per env step under
+    `controlled_run/`."""
+
+    def __init__(self, log_dir: str | os.PathLike):
+        from tensorboardX import SummaryWriter
+
+        self._writer = SummaryWriter(str(log_dir))
+
+    def updates(self, rows: list[dict], first: int) -> None:
+        """Metrics rows of updates `first`, `first + 1`, ... (None: no
+        episode ended, so nothing is written)."""
+        for update, row in enumerate(rows, start=first):
+            for name, value in row.items():
+                if isinstance(value, list):
+                    for i, v in enumerate(value):
+                        self._writer.add_scalar(f"ppo/{name}/{i}", v, update)
+                elif value is not None:
+                    self._writer.add_scalar(f"ppo/{name}", value, update)
+        self._writer.flush()
+
+    def controlled_run(self, rows: list[dict]) -> None:
+        """The evaluated controller's episode, one point per env step."""
+        for row in rows:
+            for name, value in row.items():
+                if isinstance(value, int | float) and name != "t":
+                    self._writer.add_scalar(f"controlled_run/{name}", value, row["t"])
+
+    def close(self) -> None:
+        self._writer.close()
 
 
 # Settings a resumed run may change: its length, how much it prints, and how
@@ -156,6 +201,7 @@ RESUMABLE = (
     "args.num_updates",
     "ppo.num_updates",
     "args.quiet",
+    "args.log_dir",
     "args.out",
     "args.no_compile_cache",
 )

@@ -6,6 +6,7 @@ import functools
 import math
 import os
 import sys
+from collections.abc import Callable
 
 import jax
 import numpy as np
@@ -147,6 +148,7 @@ def train_in_chunks(
     checkpoint_every: int = 0,
     progress: bool = True,
     mesh: Mesh | None = None,
+    on_rows: Callable[[list[dict], int], None] | None = None,
 ) -> tuple[RunnerState, list[dict], PPO]:
     """Trains like `make_train(config, env)(key, env_params)`, in compiled chunks.
 
@@ -160,6 +162,10 @@ def train_in_chunks(
     and normaliser stay replicated and the metrics are global. Every process
     calls this with the same arguments; the checkpoint folder must be one they
     all reach (orbax writes each process's shards).
+
+    `on_rows(rows, first_update)` is called after each chunk with its new
+    metrics rows (already on the host: no sync is added inside the scan), e.g.
+    to log them.
 
     Returns:
       the final runner state, one metrics row per update, and the `PPO` functions.
@@ -188,7 +194,10 @@ def train_in_chunks(
     with bar:
         while (done := int(runner.update)) < config.num_updates:
             runner, metrics = run_chunk(runner, env_params)
-            rows += _json_rows(jax.device_get(metrics), chunk)
+            new = _json_rows(jax.device_get(metrics), chunk)
+            rows += new
+            if on_rows is not None:
+                on_rows(new, done + 1)
             if checkpoints is not None and checkpoint_every:
                 checkpoints.save(done + chunk, runner, rows)
             bar.set_postfix(_recent(rows), refresh=False)
