@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from autotrain_jax import actions
 from autotrain_jax.env import AutoTrainEnv, EnvState
+from autotrain_jax.observation import newest_lr_and_score
 from autotrain_jax.params import EnvParams
 from autotrain_jax.rollout import Policy, as_policy, stateless
 from autotrain_jax.tasks import is_range, max_budget
@@ -75,19 +76,6 @@ def continuous_action(
     return actions.encode_continuous(control, params, env.config.history)
 
 
-def _current(obs: jax.Array, env: AutoTrainEnv):
-    """(learning rate, score) of the newest record; LR 0 before the first.
-
-    Every observation layout puts the LR right after the K losses and the score
-    after it; `scale_free` records log10 of the LR.
-    """
-    k = env.config.num_losses
-    lr, score = obs[-1, k], obs[-1, k + 1]
-    if env.config.observation == "scale_free":
-        lr = jnp.where(jnp.any(obs[-1] != 0), 10.0**lr, 0.0)
-    return lr, score
-
-
 def schedule(env, params, lr_at: Callable[[jax.Array], jax.Array]) -> Policy:
     """Follows `lr_at(t)`: each step asks for the factor from the current LR.
 
@@ -102,7 +90,7 @@ def schedule(env, params, lr_at: Callable[[jax.Array], jax.Array]) -> Policy:
         )
 
     def act(key, obs, t):
-        lr, _ = _current(obs, env)
+        lr, _ = newest_lr_and_score(env.config, obs)
         lr = jnp.where(t == 0, params.initial_lr, lr)
         return continuous_action(env, params, lr_at(t) / lr), t + 1
 
@@ -179,7 +167,7 @@ def reduce_on_plateau(env, params, patience: int = 3, factor: float = 0.5) -> Po
     """LR x `factor` when the score has not improved for `patience` steps."""
 
     def act(key, obs, tracker):
-        _, score = _current(obs, env)
+        _, score = newest_lr_and_score(env.config, obs)
         tracker = _track(tracker, score, tracker.t > 0)
         cut = tracker.since >= patience
         action = continuous_action(env, params, jnp.where(cut, factor, 1.0))
@@ -198,7 +186,7 @@ def early_stopping(env, params, patience: int | None = None) -> Policy:
         )
 
     def act(key, obs, tracker):
-        _, score = _current(obs, env)
+        _, score = newest_lr_and_score(env.config, obs)
         tracker = _track(tracker, score, tracker.t > 0)
         stop = tracker.since >= patience
         action = continuous_action(

@@ -56,3 +56,17 @@ def record(
     if config.observe_task:
         features.append(jnp.log10(jnp.stack(task).astype(jnp.float32)))
     return jnp.concatenate(features).astype(jnp.float32)
+
+
+def newest_lr_and_score(
+    config: EnvConfig, obs: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """(LR, score) of the newest record of an observation `(H, record_size)`,
+    read from the layout `record` writes: the LR right after the K losses
+    (log10 of it in `scale_free`), the score after it. LR 0 before the first
+    record (an all-zero row)."""
+    k = config.num_losses
+    lr, score = obs[-1, k], obs[-1, k + 1]
+    if config.observation == "scale_free":
+        lr = jnp.where(jnp.any(obs[-1] != 0), 10.0**lr, 0.0)
+    return lr, score

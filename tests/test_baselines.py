@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import autotrain_jax as at
-from autotrain_jax import baselines
+from autotrain_jax import actions, baselines
 from autotrain_jax.evaluation import evaluate, summarize
+from autotrain_jax.observation import newest_lr_and_score
 from autotrain_jax.rollout import rollout
 
 
@@ -170,3 +171,15 @@ def test_pbt_member_0_starts_from_the_weights_every_other_row_starts_from(contin
     )
     first = population.weights["Dense_0"]["kernel"]
     assert not np.allclose(first[1], first[0])  # the others differ
+
+
+@pytest.mark.parametrize("observation", ["original", "extended", "scale_free"])
+def test_baselines_read_the_lr_and_score_the_env_recorded(observation):
+    env, params = at.make_env("tiny", observation=observation, initial_lr=0.03)
+    obs, state = env.reset(jax.random.key(0), params)
+    assert newest_lr_and_score(env.config, obs) == (0.0, 0.0)  # no record yet
+    obs, state, _, _, info = jax.jit(env.step_env)(
+        jax.random.key(1), state, actions.keep(env.config), params
+    )
+    lr, score = newest_lr_and_score(env.config, obs)
+    np.testing.assert_allclose([lr, score], [info["lr"], info["score"]], rtol=1e-6)
