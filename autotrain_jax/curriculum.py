@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from autotrain_jax.params import EnvParams
-from autotrain_jax.tasks import SAMPLED, is_range
+from autotrain_jax.tasks import CURRICULUM_SETTINGS, is_range
 
 _GEOMETRIC = ("initial_lr", "train_subset_size")  # move by ratios, not differences
 
@@ -24,7 +24,7 @@ class Curriculum:
     """Moves sampled task settings from `start` to the env params' own values.
 
     At PPO update u, each setting in `start` (a value or a `(low, high)` range
-    of `autotrain_jax.tasks.SAMPLED`) lies a fraction min(u / updates, 1) of
+    of `autotrain_jax.tasks.CURRICULUM_SETTINGS`) lies a fraction min(u / updates, 1) of
     the way from its start to the env params' value: geometrically for
     `initial_lr` and `train_subset_size`, linearly (rounded) for
     `max_steps_in_episode`. So `Curriculum({"initial_lr": (1e-2, 1e-2)}, 100)`
@@ -37,10 +37,11 @@ class Curriculum:
     updates: int
 
     def __post_init__(self):
-        unknown = set(self.start) - set(SAMPLED)
+        unknown = set(self.start) - set(CURRICULUM_SETTINGS)
         if unknown:
             raise ValueError(
-                f"curriculum settings must be among {SAMPLED}, got {sorted(unknown)}"
+                f"curriculum settings must be among {CURRICULUM_SETTINGS}, "
+                f"got {sorted(unknown)}"
             )
         if not isinstance(self.updates, int) or self.updates < 1:
             raise ValueError(f"updates must be an integer >= 1, got {self.updates!r}")

@@ -31,8 +31,10 @@ from flax import struct
 from autotrain_jax import fast_random
 from autotrain_jax.data import SPLITS
 
-SAMPLED = ("initial_lr", "max_steps_in_episode", "train_subset_size")
-# hidden_widths is sampled too, but not moved by a curriculum
+# The sampled settings a curriculum can move (`autotrain_jax.curriculum`); the
+# hidden widths, label noise, optimizer and dataset are drawn per episode too,
+# but no curriculum moves them.
+CURRICULUM_SETTINGS = ("initial_lr", "max_steps_in_episode", "train_subset_size")
 
 
 @struct.dataclass
