@@ -10,7 +10,7 @@ from scipy import stats
 
 import autotrain_jax as at
 from autotrain_jax import baselines, cli, controllers
-from autotrain_jax.evaluation import evaluate_lrs, evaluate_many
+from autotrain_jax.evaluation import evaluate_lrs, evaluate_many, summarize
 from autotrain_jax.experiments import protocol, report
 from autotrain_jax.rollout import rollout
 
@@ -191,6 +191,29 @@ def test_the_readme_table_has_one_column_per_initial_lr(toy_results):
     worst = min(d, key=lambda lr0: d[lr0].mean())
     assert columns[3] == f"{100 * d[worst].mean():+.2f} (toy @ {worst:g})"
     assert "from the lowest LR | from the highest LR | all | worst cell" in table
+
+
+VERDICTS = ("above", "level with", "below")
+
+
+def test_the_standing_sentence_follows_each_opponents_ci(toy_results):
+    cells = toy_results["tasks"]["toy"]["cells"].values()
+    sentence = report.standing(toy_results, "controller default")
+    clauses = {}
+    for clause in sentence.split(" is ", 1)[1].rstrip(".").split("; "):
+        verdict = next(v for v in VERDICTS if clause.startswith(v))
+        clauses[verdict] = clause.removeprefix(f"{verdict} ").split(", ")
+    for opponent in report.opponents(toy_results):
+        d = np.mean([report.diff(r, "controller default", opponent) for r in cells], 0)
+        s = summarize(d)
+        expected = (
+            "above"
+            if s["mean"] - s["ci95"] > 0
+            else "below"
+            if s["mean"] + s["ci95"] < 0
+            else "level with"
+        )
+        assert opponent in clauses[expected], (opponent, sentence)
 
 
 def test_lr_free_rows_start_at_their_defaults(toy_results):

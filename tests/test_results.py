@@ -2,7 +2,27 @@
 
 import pathlib
 
+import pytest
+
+from autotrain_jax.experiments import report
+
 ROOT = pathlib.Path(__file__).parent.parent
+SUITE_V2 = ROOT / "benchmarks" / "suite-v2"
+
+
+@pytest.fixture(scope="module")
+def suite_v2():
+    return report.from_json((SUITE_V2 / "suite.json").read_text())
+
+
+def test_the_committed_suite_page_is_generated_from_its_json(suite_v2):
+    assert (SUITE_V2 / "suite.md").read_text() == report.markdown(suite_v2)
+
+
+def test_the_readme_shows_the_generated_suite_block(suite_v2):
+    readme = ROOT / "README.md"
+    controller = report.controller_rows(suite_v2)[0]
+    assert readme.read_text() == report.update_readme(readme, suite_v2, controller)
 
 
 def test_the_steer_examples_table_is_generated_from_its_json():

@@ -290,11 +290,36 @@ def readme_block(results: dict, controller: str) -> str:
             "",
             goals(results, controller),
             "",
+            standing(results, controller),
+            "",
             "Points of test accuracy, the controller minus each opponent, mean over "
             "tasks ± 95% CI over seeds:",
             "",
             by_initial_lr(results, controller),
         ]
+    )
+
+
+def standing(results: dict, controller: str) -> str:
+    """One sentence per verdict over all cells: the opponents the controller
+    beats, those it is level with, and those it loses to (the 95% CI over
+    seeds of the paired difference above, spanning, or below 0)."""
+    cells = list(_cells_at(results, None))
+    verdicts: dict[str, list[str]] = {"above": [], "level with": [], "below": []}
+    for opponent in opponents(results):
+        s = summarize(
+            np.mean([diff(rows, controller, opponent) for _, _, rows in cells], 0)
+        )
+        low, high = s["mean"] - s["ci95"], s["mean"] + s["ci95"]
+        verdict = "above" if low > 0 else "below" if high < 0 else "level with"
+        verdicts[verdict].append(opponent)
+    said = [
+        f"{verdict} {', '.join(names)}" for verdict, names in verdicts.items() if names
+    ]
+    return (
+        f"Over all cells, by the 95% CI over seeds, {controller} is "
+        + "; ".join(said)
+        + "."
     )
 
 
