@@ -14,7 +14,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from autotrain_jax import sharding
-from autotrain_jax.agents.ppo.algorithm import PPO, PPOConfig, RunnerState, make_ppo
+from autotrain_jax.agents.ppo.algorithm import PPO, RunnerState, make_ppo
+from autotrain_jax.agents.ppo.config import PPOConfig
 
 
 def chunk_size(num_updates: int, checkpoint_every: int = 0, target_chunks: int = 20):
