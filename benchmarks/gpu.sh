@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# The throughput benchmark on one GPU, in under ~5 minutes; writes benchmarks/results-gpu.{json,md}.
-# Needs jax with CUDA, flax, optax, chex, orbax-checkpoint; uses the embedded MNIST
-# subset (no tensorflow-datasets, no network).
+# The throughput benchmark on one GPU, in under ~7 minutes: writes
+# $RESULTS/results-gpu.{json,md} (mnist-mlp, with PPO end to end) and
+# $RESULTS/results-gpu-tiny.{json,md}; RESULTS defaults to benchmarks/.
+# Needs jax with CUDA, flax, optax, chex, orbax-checkpoint, gymnax and gymnasium;
+# uses the embedded MNIST subset (no tensorflow-datasets, no network).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-python -c "import jax; print(jax.devices())"
-python benchmarks/throughput.py --envs 1,64,256,1024 --inner-steps 10,50 --steps 8 \
-  --repeats 3 --ppo --out benchmarks/results-gpu.json "$@"
+results="${RESULTS:-benchmarks}"
+python3 -c "import jax; print(jax.__version__, jax.devices())"
+python3 benchmarks/throughput.py --envs 1,64,256,1024 --inner-steps 10,50 --steps 8 \
+  --repeats 3 --ppo --out "$results/results-gpu.json" "$@"
+python3 benchmarks/throughput.py --preset tiny --envs 64,1024 --inner-steps 10,50 \
+  --steps 8 --repeats 3 --actions random,keep --out "$results/results-gpu-tiny.json" "$@"

@@ -4,14 +4,16 @@
     python benchmarks/throughput.py --out benchmarks/results-cpu.json
 
 For each (N envs, T inner steps): env steps/s of `jit(vmap(env.step))` in a
-`lax.scan` with uniformly random actions; the bare ceiling, the same inner training
-(model, batch, optimizer, T, N) as a plain vmapped `lax.scan` with no environment
-logic; compile time; XLA's memory estimate; state bytes per env. Optionally the
-sequential PyTorch reference (`--torch`), PPO end to end (`--ppo`), a Python
-step loop with and without donating the states (`--donation`), and scaling
-over simulated host devices (`--devices 1,2,4`) or local processes joined by
-jax.distributed (`--processes 1,2`, each process building and stepping its share
-of the envs). Every ratio compares numbers measured in the same run.
+`lax.scan` with uniformly random actions; two bare ceilings, the same inner training
+(model, batch, optimizer, task, T, N) as a plain vmapped `lax.scan` with no
+environment logic, without and with Thresholdout's scoring (the env is held to the
+second: scoring is part of its step); compile time; XLA's memory estimate; state
+bytes per env. Optionally the sequential PyTorch reference (`--torch`), PPO end to
+end (`--ppo`), a Python step loop with and without donating the states
+(`--donation`), and scaling over simulated host devices (`--devices 1,2,4`) or local
+processes joined by jax.distributed (`--processes 1,2`, each process building and
+stepping its share of the envs). Every ratio compares numbers measured in the same
+run.
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ import autotrain_jax as at
 from autotrain_jax.agents.ppo import PPOConfig, make_ppo
 from autotrain_jax.models import make_model
 from autotrain_jax.optimizers import InnerOptimizer
+from autotrain_jax.scoring import thresholdout_score
 from autotrain_jax.sharding import (
     env_mesh,
     envs_from_local,
     local_rows,
     replicate,
 )
-from autotrain_jax.training import make_train_fn
+from autotrain_jax.training import make_train_fn, sample_accuracy
 
 
 def timed(fn, *args, repeats: int):
@@ -94,17 +97,47 @@ def env_rollout(env, num_envs: int, num_steps: int, actions: str = "random"):
     return run
 
 
-def bare_rollout(env, num_envs: int, num_steps: int):
-    """The same inner training, vmapped and scanned, without the environment."""
-    train = jax.vmap(env.inner_train, in_axes=(0, 0, 0, 0, None))
+def bare_rollout(env, num_envs: int, num_steps: int, score: bool = False):
+    """The same inner training, vmapped and scanned, without the environment.
 
-    def run(net, opt_state, lr, key, data):
+    With `score`, each step also scores the trained weights as the env's step
+    does (Thresholdout is part of the MDP): the forward passes over a sample of
+    the task's training subset and of the holdout, then the noisy answer."""
+    model = make_model(env.config, env.default_params.data.num_classes)
+    size = env.config.eval_batch_size
+
+    def train_and_score(key, net, opt_state, lr, task, params):
+        key_train, key_train_acc, key_holdout_acc, key_score = jax.random.split(key, 4)
+        data = params.data
+        net, opt_state, losses = env.inner_train(
+            key_train, net, opt_state, lr, data, task
+        )
+        answer = jnp.float32(0)
+        if score:
+            train = sample_accuracy(
+                key_train_acc, model, net, data, "train", task, size
+            )
+            holdout = sample_accuracy(
+                key_holdout_acc, model, net, data, "holdout", task, size
+            )
+            answer = thresholdout_score(
+                key_score,
+                train,
+                holdout,
+                params.threshold,
+                params.threshold_noise,
+                params.answer_noise,
+            )
+        return net, opt_state, losses.mean() + answer
+
+    step = jax.vmap(train_and_score, in_axes=(0, 0, 0, 0, 0, None))
+
+    def run(net, opt_state, lr, task, key, params):
         def one(carry, key):
             net, opt_state = carry
-            net, opt_state, losses = train(
-                jax.random.split(key, num_envs), net, opt_state, lr, data
-            )
-            return (net, opt_state), losses.mean()
+            keys = jax.random.split(key, num_envs)
+            net, opt_state, out = step(keys, net, opt_state, lr, task, params)
+            return (net, opt_state), out.mean()
 
         return jax.lax.scan(one, (net, opt_state), jax.random.split(key, num_steps))
 
@@ -152,15 +185,16 @@ def bench_env(
     if mesh is not None:  # each process builds only its own rows
         state = envs_from_local(state, mesh, num_envs)
         params = replicate(params, mesh)
-    ceiling = None
+    ceilings = {}
     if mesh is None:
-        bare = bare_rollout(env, num_envs, num_steps)
         lr = jnp.full((num_envs,), params.initial_lr, jnp.float32)
-        args = (state.weights, state.opt_state, lr, jax.random.key(1), params.data)
-        _, bare_seconds, _ = timed(bare, *args, repeats=repeats)
-        ceiling = num_envs * num_steps / bare_seconds
+        args = (state.weights, state.opt_state, lr, state.task, jax.random.key(1))
         flops = inner_step_flops(env, state, params) * inner_steps * num_steps
-        ceiling_gflops = flops / bare_seconds / 1e9
+        for name, score in (("ceiling", False), ("scored_ceiling", True)):
+            bare = bare_rollout(env, num_envs, num_steps, score)
+            _, seconds, _ = timed(bare, *args, params, repeats=repeats)
+            ceilings[name] = num_envs * num_steps / seconds
+            ceilings[f"{name}_gflops"] = flops / seconds / 1e9
     rows = []
     for actions in action_modes:
         compile_s, seconds, memory = timed(
@@ -186,10 +220,12 @@ def bench_env(
         }
         if memory is not None:  # XLA's estimate grows linearly in N
             row["largest_n_in_24_gib"] = int(24 * 2**30 // (memory / num_envs))
-        if ceiling is not None:
-            row["ceiling_steps_per_s"] = ceiling
-            row["env_over_ceiling"] = rate / ceiling
-            row["ceiling_gflops"] = ceiling_gflops
+        if ceilings:
+            row["ceiling_steps_per_s"] = ceilings["ceiling"]
+            row["env_over_ceiling"] = rate / ceilings["ceiling"]
+            row["ceiling_gflops"] = ceilings["ceiling_gflops"]
+            row["scored_ceiling_steps_per_s"] = ceilings["scored_ceiling"]
+            row["env_over_scored_ceiling"] = rate / ceilings["scored_ceiling"]
         rows.append(row)
     return rows
 
@@ -300,9 +336,10 @@ def markdown(report: dict) -> str:
         "GFLOP/s (XLA's count of one training step's flops) compare.",
         "",
         "| preset | N | T | actions | env steps/s | inner samples/s | "
-        "ceiling steps/s | env/ceiling | ceiling GFLOP/s | compile s | "
+        "ceiling steps/s | env/ceiling | scored ceiling steps/s | "
+        "env/scored ceiling | ceiling GFLOP/s | compile s | "
         "XLA memory MB | state KB/env | largest N in 24 GiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["env"]:
         memory = r["xla_memory_bytes"]
@@ -311,6 +348,8 @@ def markdown(report: dict) -> str:
             f"{r['actions']} | {r['env_steps_per_s']:.1f} | "
             f"{r['inner_samples_per_s']:.3g} | "
             f"{r['ceiling_steps_per_s']:.1f} | {r['env_over_ceiling']:.3f} | "
+            f"{r['scored_ceiling_steps_per_s']:.1f} | "
+            f"{r['env_over_scored_ceiling']:.3f} | "
             f"{r['ceiling_gflops']:.1f} | {r['compile_s']:.1f} | "
             f"{'-' if memory is None else f'{memory / 2**20:.0f}'} | "
             f"{r['state_bytes_per_env'] / 1024:.0f} | "
