@@ -22,24 +22,8 @@ The shipped `meta-tiny-v1` is this recipe's run; `meta-tiny-v0` predates the
 label noise (`--env label_noise=None` reproduces it).
 """
 
+from autotrain_jax.experiments.recipes import META_TINY
 from autotrain_jax.experiments.train import main
 
-RECIPE = {
-    "num_envs": 128,
-    "num_steps": 32,
-    "num_updates": 250,  # 128 x 32 x 250 = 1,024,000 env steps
-    "action_set": "reduced",
-    "reward": "delta",
-    "checkpoint_every": 10,
-    "env": {
-        "initial_lr": (1e-4, 1.0),
-        "max_steps_in_episode": (10, 30),
-        "train_size": (256, 4096),
-        "hidden": ((16, 64),),
-        "observation": "scale_free",
-        "label_noise": (0.0, 0.8),
-    },
-}
-
 if __name__ == "__main__":
-    main(preset="tiny", defaults=RECIPE)
+    main(preset="tiny", defaults=META_TINY)

@@ -11,5 +11,10 @@ from autotrain_jax.experiments.train import main
 if __name__ == "__main__":
     main(
         preset="cifar10-cnn",
-        defaults={"num_envs": 8, "num_steps": 8, "num_updates": 10},
+        defaults={
+            "num_envs": 8,
+            "num_steps": 8,
+            "num_updates": 10,
+            "eval_lrs": (1e-4, 1e-3, 1e-2),  # Adam's usual LRs, the preset's between
+        },
     )

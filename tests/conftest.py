@@ -56,7 +56,8 @@ def tiny_ppo_run(tmp_path_factory):
     argv = ["train", "tiny", "--num-envs", "4", "--num-steps", "4"]
     argv += ["--num-updates", "2", "--checkpoint-every", "1"]
     argv += ["--ppo", "update_epochs=2", "--ppo", "hidden=(32, 32)"]
-    argv += ["--eval-seeds", "2", "--out", str(out), "--quiet"]
+    argv += ["--eval-seeds", "2", "--eval-lrs", "0.01,1", "--eval-grid", "0.1"]
+    argv += ["--out", str(out), "--quiet"]
     argv += ["--log-dir", str(out / "tensorboard")]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):

@@ -42,6 +42,12 @@ def test_bad_ppo_and_env_settings_fail_before_any_data_is_read(monkeypatch, tmp_
         cli.run(["train", "tiny", "--ppo", "num_minibatches=7", "--out", out])
     with pytest.raises(ValueError, match="initial_lr"):
         cli.run(["train", "tiny", "--env", "initial_lr=-1", "--out", out])
+    with pytest.raises(ValueError, match="--eval-rows must be among.*'cocobb'"):
+        cli.run(["train", "tiny", "--eval-rows", "cocobb", "--out", out])
+    with pytest.raises(ValueError, match="--eval-seeds must be >= 2"):
+        cli.run(["train", "tiny", "--eval-seeds", "1", "--out", out])
+    with pytest.raises(SystemExit):  # argparse: learning rates must be > 0
+        cli.run(["train", "tiny", "--eval-lrs", "0.01,-1", "--out", out])
     with pytest.raises(ValueError, match="optimizer.*adamx"):
         cli.run(["evaluate", "meta-tiny-v0", "--env", "optimizer=adamx"])
     with pytest.raises(SystemExit):  # argparse: KEY=VALUE expected

@@ -31,13 +31,34 @@ def test_ppo_example_writes_its_outputs(tiny_ppo_run):
     assert config["env"]["history"] == 3 and config["ppo"]["gamma"] == 1.0
     assert config["ppo"]["update_epochs"] == 2  # --ppo KEY=VALUE
     assert config["ppo"]["hidden"] == [32, 32]
-    for name in ("controller", "constant_lr"):
-        assert 0.1 < summary[name]["test_accuracy_mean"] <= 1.0
-    assert summary["constant_lr"]["inner_steps_mean"] == 8 * 10  # horizon x T
+    assert sorted(summary["cells"]) == [0.01, 1.0]  # --eval-lrs
+    rows = summary["cells"][0.01]
+    assert list(rows) == [
+        "controller PPO without stop",
+        "controller PPO",
+        "untuned constant",
+        "tuned constant",
+        "cocob (defaults)",
+    ]
+    for row in rows.values():
+        assert len(row["test_accuracy"]) == 2  # --eval-seeds
+        assert np.all((row["test_accuracy"] >= 0) & (row["test_accuracy"] <= 1))
+    assert summary["tuned_lr"] in (0.01, 0.1, 1.0)  # the grid, initial LRs added
+    assert np.all(rows["untuned constant"]["inner_steps"] == 8 * 10)  # horizon x T
+    # from LR 0.01 the untuned constant learns; the tuned constant is at least
+    # as good on the holdout it was chosen by
+    assert np.mean(rows["untuned constant"]["test_accuracy"]) > 0.3
+    tuned = np.mean(rows["tuned constant"]["holdout_accuracy"])
+    assert tuned >= np.mean(rows["untuned constant"]["holdout_accuracy"])
     controller = controllers.load(out)
     assert np.isfinite(jax.tree.leaves(controller.agent_params)[0]).all()
     assert controller.provenance["env_steps"] == 4 * 4 * 2
-    assert "PPO controller: test accuracy" in printed and "constant LR" in printed
+    assert "| initial LR | controller PPO without stop | controller PPO |" in printed
+    assert "| 0.01 |" in printed and "| 1 |" in printed
+    assert (
+        json.loads((out / "evaluation.json").read_text())["tuned_lr"]
+        == (summary["tuned_lr"])
+    )
 
 
 def test_a_saved_controller_loads_for_a_matching_env_only(tiny_ppo_run):

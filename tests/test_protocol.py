@@ -193,6 +193,43 @@ def test_the_readme_table_has_one_column_per_initial_lr(toy_results):
     assert "from the lowest LR | from the highest LR | all | worst cell" in table
 
 
+def test_the_task_table_shows_each_rows_accuracy_and_the_paired_gap(toy_results):
+    task = toy_results["tasks"]["toy"]
+    table = report.task_table(task).splitlines()
+    assert table[0].startswith("| initial LR | controller default | untuned constant |")
+    assert f"tuned constant (LR {task['tuned_lr']:g})" in table[0]
+    rows = task["cells"][0.001]
+    line = next(x for x in table if x.startswith("| 0.001 |"))
+    columns = [c.strip() for c in line.split("|")[2:-1]]
+    mine = rows["controller default"]["test_accuracy"]
+    assert columns[0] == f"{100 * mine.mean():.1f}"
+    cocob = rows["cocob (defaults)"]["test_accuracy"]
+    gap = summarize(mine - cocob)
+    expected = (
+        f"{100 * cocob.mean():.1f} ({100 * gap['mean']:+.1f} ± {100 * gap['ci95']:.1f})"
+    )
+    assert columns[list(rows).index("cocob (defaults)")] == expected
+
+
+def test_a_task_runs_only_the_rows_asked_for_and_names_unknown_ones():
+    trained = {"default": controllers.load(controllers.DEFAULT)}
+    keys = jax.random.split(jax.random.key(0), 2)
+    common = {"train_size": 256, "holdout_size": 128, "max_steps_in_episode": 2}
+    with pytest.raises(ValueError, match="rows must be among.*'cocobb'"):
+        protocol.compare_task(
+            trained, common, (0.01,), (0.01,), keys, None, rows=("cocobb",)
+        )
+    task = protocol.compare_task(
+        trained, common, (0.01,), (0.01, 0.1), keys, None, rows=("tuned constant",)
+    )
+    assert list(task["cells"][0.01]) == [
+        "controller default",
+        "untuned constant",
+        "tuned constant",
+    ]
+    assert set(task["grid"][0.1]) == {"constant"}  # no cosine asked for
+
+
 VERDICTS = ("above", "level with", "below")
 
 

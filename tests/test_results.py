@@ -34,3 +34,13 @@ def test_the_steer_examples_table_is_generated_from_its_json():
     results = json.loads((folder / "results.json").read_text())
     markdown = load_script("benchmarks/steer_examples.py").markdown
     assert (folder / "results.md").read_text() == markdown(results)
+
+
+def test_the_readme_shows_the_main_examples_committed_table():
+    committed = ROOT / "benchmarks" / "main-example" / "evaluation.json"
+    table = report.task_table(report.from_json(committed.read_text()))
+    readme = (ROOT / "README.md").read_text()
+    start = "<!-- main example: generated from benchmarks/main-example/"
+    block = readme.split(start)[1].split("-->", 1)[1]
+    block = block.split("<!-- end main example -->")[0]
+    assert block.strip() == table

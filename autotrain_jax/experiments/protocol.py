@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import jax
@@ -41,6 +41,8 @@ BOX = {"action_set": "continuous", "max_lr_factor": 10.0}  # the twin's actions
 UNTUNED, PRIOR = "untuned constant", "fixed prior"
 TUNED, COSINE = "tuned constant", "tuned cosine"
 PBT = "PBT"
+EARLY_STOPPING, PLATEAU = "early stopping (restore)", "reduce on plateau"
+ROWS = (UNTUNED, PRIOR, TUNED, COSINE, PBT, EARLY_STOPPING, PLATEAU)  # + LR-free
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,60 +122,77 @@ def compare_task(
     initial_lrs,
     grid,
     keys: jax.Array,
-    prior_lr: float,
+    prior_lr: float | None,
     data_dir=None,
+    rows: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Every row of the protocol on one task: {"cells": {initial LR: {row:
     per-seed results}}, "grid": {lr: {"constant", "cosine"}}, "tuned_lr",
     "cosine_peak"}. Results hold test/holdout/train accuracy, inner_steps and
-    `compute` (inner steps the row's answer cost, a grid's in all)."""
+    `compute` (inner steps the row's answer cost, a grid's in all).
+
+    `rows`, if given, runs only those opponents (`ROWS`, or an LR-free
+    optimizer's name) beside the controllers and the untuned constant; the
+    fixed prior needs `prior_lr`."""
     if unknown := sorted(set(initial_lrs) - set(grid)):
         raise ValueError(f"initial_lrs must lie on the grid {grid}, got {unknown}")
+    allowed = (*ROWS, *LR_FREE_OPTIMIZERS)
+    if unknown := sorted(set(rows or ()) - set(allowed)):
+        raise ValueError(f"rows must be among {allowed}, got {unknown}")
+    wanted = set(allowed if rows is None else rows)
     first = next(iter(controllers.values()))
     env, params = first.make_env(data_dir=data_dir, **overrides)
     box, box_params = twin(first, overrides, params.data)
     horizon = max_budget(box_params)
-    grid_runs = evaluate_lrs(
-        box,
-        box_params,
-        {
-            "constant": baselines.keep(box, box_params),
-            "cosine": baselines.cosine_from_start(box, box_params, horizon),
-        },
-        keys,
-        grid,
-    )
-    tuned, peak = _best(grid_runs, "constant"), _best(grid_runs, "cosine")
-    once = {  # rows that do not depend on the initial LR
-        TUNED: _grid_row(grid_runs, "constant", tuned),
-        COSINE: _grid_row(grid_runs, "cosine", peak),
-        f"{PRIOR} ({prior_lr:g})": _own_compute(grid_runs[prior_lr]["constant"]),
-        **lr_free_rows(first, overrides, params.data, keys),
-        PBT: _pbt_row(box, box_params, keys, grid),
-    }
+    grid_policies = {"constant": baselines.keep(box, box_params)}
+    if COSINE in wanted:
+        grid_policies["cosine"] = baselines.cosine_from_start(box, box_params, horizon)
+    grid_runs = evaluate_lrs(box, box_params, grid_policies, keys, grid)
+    tuned = _best(grid_runs, "constant")
+    once = {}  # rows that do not depend on the initial LR
+    if TUNED in wanted:
+        once[TUNED] = _grid_row(grid_runs, "constant", tuned)
+    if COSINE in wanted:
+        peak = _best(grid_runs, "cosine")
+        once[COSINE] = _grid_row(grid_runs, "cosine", peak)
+    if PRIOR in wanted and prior_lr is not None:
+        prior = _own_compute(grid_runs[prior_lr]["constant"])
+        once[f"{PRIOR} ({prior_lr:g})"] = prior
+    free = [name for name in LR_FREE_OPTIMIZERS if name in wanted]
+    once |= lr_free_rows(first, overrides, params.data, keys, free)
+    if PBT in wanted:
+        once[PBT] = _pbt_row(box, box_params, keys, grid)
     policies = {
         f"controller {label}": baselines.in_continuous(c.policy, env, box_params)
         for label, c in controllers.items()
     }
-    policies |= {
-        "early stopping (restore)": baselines.early_stopping(box, box_params),
-        "reduce on plateau": baselines.reduce_on_plateau(box, box_params),
-    }
+    if EARLY_STOPPING in wanted:
+        policies[EARLY_STOPPING] = baselines.early_stopping(box, box_params)
+    if PLATEAU in wanted:
+        policies[PLATEAU] = baselines.reduce_on_plateau(box, box_params)
     runs = evaluate_lrs(box, box_params, policies, keys, initial_lrs)
     cells = {}
     for lr0 in initial_lrs:
-        rows = {name: _own_compute(row) for name, row in runs[lr0].items()}
+        rows_at = {name: _own_compute(row) for name, row in runs[lr0].items()}
         untuned = {UNTUNED: _own_compute(grid_runs[lr0]["constant"])}
-        controllers_first = [n for n in rows if n.startswith("controller")]
-        others = {n: rows[n] for n in rows if n not in controllers_first}
-        cells[lr0] = {n: rows[n] for n in controllers_first} | untuned | once | others
-    return {"cells": cells, "grid": grid_runs, "tuned_lr": tuned, "cosine_peak": peak}
+        controllers_first = [n for n in rows_at if n.startswith("controller")]
+        others = {n: rows_at[n] for n in rows_at if n not in controllers_first}
+        cells[lr0] = (
+            {n: rows_at[n] for n in controllers_first} | untuned | once | others
+        )
+    result = {"cells": cells, "grid": grid_runs, "tuned_lr": tuned}
+    if COSINE in wanted:
+        result["cosine_peak"] = peak
+    return result
 
 
-def lr_free_rows(controller, overrides, data, keys) -> dict[str, dict]:
-    """Each LR-free optax optimizer at its defaults (the env's LR 1, kept)."""
+def lr_free_rows(
+    controller, overrides, data, keys, names=LR_FREE_OPTIMIZERS
+) -> dict[str, dict]:
+    """Each LR-free optax optimizer of `names` at its defaults (the env's LR 1,
+    kept)."""
     rows = {}
-    for name in LR_FREE_OPTIMIZERS:
+    for name in names:
         free = {**overrides, "optimizer": name, "initial_lr": 1.0, "lr_max": 10.0}
         env, params = twin(controller, free, data)
         row = evaluate_many(env, params, {name: baselines.keep(env, params)}, keys)

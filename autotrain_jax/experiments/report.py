@@ -257,6 +257,33 @@ def per_task(results: dict) -> str:
     return "\n".join(out)
 
 
+def task_table(task: dict) -> str:
+    """One task's cells (`protocol.compare_task`) as one table: a row per
+    initial LR, a column per protocol row; each opponent's mean test accuracy
+    (%), then the first controller minus it, paired, ± 95% CI over seeds."""
+    cells = task["cells"]
+    names = list(next(iter(cells.values())))
+    controller = names[0].split(" (")[0]
+    header = [
+        f"{n} (LR {task['tuned_lr']:g})" if n == TUNED else n
+        for n in (c.split(" (")[0] if c.startswith("controller") else c for c in names)
+    ]
+    out = [
+        f"| initial LR | {' | '.join(header)} |",
+        "|---|" + "---|" * len(names),
+    ]
+    for lr0, rows in cells.items():
+        entries = [f"{100 * np.mean(rows[names[0]]['test_accuracy']):.1f}"]
+        for name in names[1:]:
+            gap = summarize(diff(rows, controller, name.split(" (")[0]))
+            entries.append(
+                f"{100 * np.mean(rows[name]['test_accuracy']):.1f} "
+                f"({100 * gap['mean']:+.1f} ± {100 * gap['ci95']:.1f})"
+            )
+        out.append(f"| {lr0:g} | {' | '.join(entries)} |")
+    return "\n".join(out)
+
+
 def markdown(results: dict) -> str:
     """The whole report: fixed priors, one headline per controller, per task."""
     priors = results["priors"]

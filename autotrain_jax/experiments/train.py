@@ -20,12 +20,23 @@ import autotrain_jax as at
 from autotrain_jax import compile_cache, controllers
 from autotrain_jax.agents.ppo import PPOConfig, make_ppo
 from autotrain_jax.agents.ppo import run as ppo_run
+from autotrain_jax.config import LR_FREE_OPTIMIZERS
 from autotrain_jax.episode_log import episode_rows, plot_episode, write_csv
-from autotrain_jax.evaluation import evaluate_many, keep_policy, summarize
+from autotrain_jax.experiments import protocol, report
 from autotrain_jax.rollout import rollout
 from autotrain_jax.tasks import max_budget
 
 PPO_FIELDS = tuple(f.name for f in dataclasses.fields(PPOConfig))
+# The evaluation after training: from each initial LR, the controller against
+# the untuned constant and these opponents (`protocol.compare_task`).
+EVAL_LRS = (1e-4, 1e-2, 1.0)
+EVAL_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+EVAL_ROWS = (protocol.TUNED, "cocob")
+EVAL_OPTIONS = tuple(  # the untuned constant is always there; no fixed prior here
+    row
+    for row in (*protocol.ROWS, *LR_FREE_OPTIMIZERS)
+    if row not in (protocol.UNTUNED, protocol.PRIOR)
+)
 
 
 def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
@@ -73,7 +84,29 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
         help="a PPOConfig field, e.g. --ppo lr=1e-3 --ppo hidden=(32,32) "
         f"(repeatable; fields: {', '.join(PPO_FIELDS)})",
     )
-    parser.add_argument("--eval-seeds", type=int, default=4)
+    parser.add_argument(
+        "--eval-seeds", type=int, default=8, help="paired seeds per row (>= 2)"
+    )
+    parser.add_argument(
+        "--eval-lrs",
+        type=_floats,
+        default=defaults.get("eval_lrs", EVAL_LRS),
+        help="comma-separated initial LRs the controller is evaluated from",
+    )
+    parser.add_argument(
+        "--eval-grid",
+        type=_floats,
+        default=EVAL_GRID,
+        help="comma-separated LRs the tuned constant is chosen from (by mean "
+        "holdout accuracy; the initial LRs are added)",
+    )
+    parser.add_argument(
+        "--eval-rows",
+        type=lambda text: tuple(text.split(",")),
+        default=EVAL_ROWS,
+        help="comma-separated opponents beside the untuned constant "
+        f"(of {', '.join(EVAL_OPTIONS)})",
+    )
     parser.add_argument(
         "--checkpoint-every", type=int, default=defaults.get("checkpoint_every", 0)
     )
@@ -112,6 +145,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     out = pathlib.Path(args.out)
     overrides = {**defaults.get("env", {}), **dict(args.env)}
     config = ppo_config(args)  # its errors come before any data is read
+    check_evaluation(args)
     launch = {"preset": preset, "args": vars(args), "ppo": dataclasses.asdict(config)}
     check_resume(out, launch | {"make_env": overrides})
     env, params = at.make_env(
@@ -128,7 +162,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
 
     checkpoints = out / "checkpoints" if args.checkpoint_every else None
     board = TensorBoard(args.log_dir) if args.log_dir and primary else None
-    runner, rows, _ = ppo_run.train_in_chunks(
+    runner, metrics, _ = ppo_run.train_in_chunks(
         config,
         env,
         params,
@@ -143,17 +177,27 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     controller = trained.policy
 
     keys = jax.random.split(jax.random.key(args.seed + 1), args.eval_seeds)
-    results = evaluate_many(  # one batch, the same seeds for both
-        env, params, {"controller": controller, "constant_lr": keep_policy(env)}, keys
+    evaluation = protocol.compare_task(
+        {"PPO without stop": trained.without("stop"), "PPO": trained},
+        {},
+        args.eval_lrs,
+        tuple(sorted({*args.eval_grid, *args.eval_lrs})),
+        keys,
+        prior_lr=None,
+        data_dir=args.data_dir,
+        rows=args.eval_rows,
     )
     horizon = max_budget(params)
     log, _ = jax.jit(lambda key, p: rollout(env, p, controller, key, horizon))(
         keys[0], params
     )
-    summary = {name: _flat_summary(r) for name, r in results.items()}
-    summary["wall_time_s"] = time.time() - started
+    summary = {
+        "cells": evaluation["cells"],
+        "tuned_lr": evaluation["tuned_lr"],
+        "wall_time_s": time.time() - started,
+    }
     if primary:
-        _write_run(out, rows, trained, log, summary)
+        _write_run(out, metrics, trained, log, summary)
         _print_summary(summary, args.eval_seeds, out)
     if board is not None:
         board.controlled_run(episode_rows(log))
@@ -249,21 +293,29 @@ def _write_run(out: pathlib.Path, rows, trained, log, summary) -> None:
     trained.save(out)
     write_csv(episode_rows(log), out / "controlled_run.csv")
     plot_episode(log, out / "controlled_run.png")
-    _write_json(out / "evaluation.json", summary)
+    (out / "evaluation.json").write_text(report.to_json(summary))
 
 
 def _print_summary(summary: dict, seeds: int, out: pathlib.Path) -> None:
-    for name, label in (
-        ("controller", "PPO controller"),
-        ("constant_lr", "constant LR"),
-    ):
-        s = summary[name]
-        print(
-            f"{label:>15}: test accuracy {s['test_accuracy_mean']:.4f} "
-            f"± {s['test_accuracy_sd']:.4f} (mean ± sd, {seeds} seeds), "
-            f"inner steps {s['inner_steps_mean']:.0f}"
-        )
+    print(
+        f"Test accuracy (%), mean of {seeds} paired seeds, on the training "
+        "distribution from each initial LR; in brackets the controller minus "
+        "that row, ± 95% CI:"
+    )
+    print(report.task_table(summary))
     print(f"wall time {summary['wall_time_s']:.0f} s; outputs in {out}")
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers a,b,..., got {text!r}"
+        ) from None
+    if not all(0 < v < float("inf") for v in values):
+        raise argparse.ArgumentTypeError(f"learning rates must be > 0, got {text!r}")
+    return values
 
 
 def ppo_config(args: argparse.Namespace) -> PPOConfig:
@@ -284,6 +336,17 @@ def ppo_config(args: argparse.Namespace) -> PPOConfig:
     return PPOConfig(**fields | dict(args.ppo))
 
 
+def check_evaluation(args: argparse.Namespace) -> None:
+    """Raises a ValueError naming `--eval-seeds` or `--eval-rows` if the
+    evaluation after training could not run (checked before anything loads)."""
+    if args.eval_seeds < 2:
+        raise ValueError(
+            f"--eval-seeds must be >= 2 (a confidence interval), got {args.eval_seeds}"
+        )
+    if unknown := sorted(set(args.eval_rows) - set(EVAL_OPTIONS)):
+        raise ValueError(f"--eval-rows must be among {EVAL_OPTIONS}, got {unknown}")
+
+
 def parse_setting(text: str) -> tuple[str, object]:
     """`KEY=VALUE` -> (key, value): a Python literal if it parses, else the text."""
     key, sep, value = text.partition("=")
@@ -293,17 +356,6 @@ def parse_setting(text: str) -> tuple[str, object]:
         return key, ast.literal_eval(value)
     except (ValueError, SyntaxError):
         return key, value
-
-
-def _flat_summary(results: dict) -> dict:
-    """Per metric: {metric}_mean, {metric}_sd and {metric}_ci95 over seeds."""
-    summary = {}
-    for name, values in results.items():
-        values = np.asarray(values, np.float64)
-        summary[f"{name}_mean"] = float(values.mean())
-        summary[f"{name}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        summary[f"{name}_ci95"] = summarize(values)["ci95"]
-    return summary
 
 
 def _config_dict(preset, args, env, params, config) -> dict:

@@ -1,0 +1,29 @@
+"""The examples' training recipes: one home for each, as `train.main` defaults."""
+
+from __future__ import annotations
+
+# The shipped `meta-tiny-*` controllers' recipe (`examples/meta_train.py`):
+# every episode draws its own task on the `tiny` preset. The initial LR is
+# log-uniform in [1e-4, 1], the budget 10-30 env steps (T=10 inner SGD steps
+# each), 256-4096 MNIST training images, an MLP hidden layer of 16-64 units,
+# and label noise (0-80% of the labels replaced by random classes).
+META_TINY = {
+    "num_envs": 128,
+    "num_steps": 32,
+    "num_updates": 250,  # 128 x 32 x 250 = 1,024,000 env steps
+    "action_set": "reduced",
+    "reward": "delta",
+    "checkpoint_every": 10,
+    "env": {
+        "initial_lr": (1e-4, 1.0),
+        "max_steps_in_episode": (10, 30),
+        "train_size": (256, 4096),
+        "hidden": ((16, 64),),
+        "observation": "scale_free",
+        "label_noise": (0.0, 0.8),
+    },
+}
+
+# The main example (`examples/ppo_mnist.py`): the same task distribution,
+# a tenth of the experience (64 x 32 x 50 = 102,400 env steps).
+MAIN = META_TINY | {"num_envs": 64, "num_updates": 50, "checkpoint_every": 0}

@@ -1,0 +1,135 @@
+"""Where the env step's compile time goes: the vmapped step, its pieces alone,
+and the step with one piece replaced by a stub.
+
+    python benchmarks/compile_time.py            # ~1 min on 2 CPU cores
+    python benchmarks/compile_time.py --preset mnist-mlp --repeats 3
+
+Each figure is the median over `--repeats` fresh compiles (`jax.clear_caches`
+between them; JAX's persistent cache is off for this script) of
+`jit(...).lower(...).compile()` for N=8 envs. The stubs show what a piece costs
+inside the whole program, where XLA may share or fuse work; the pieces alone
+include a fixed cost of every compile (about 0.3 s for a trivial program).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+from jax._src import core
+
+import autotrain_jax as at
+from autotrain_jax.env import AutoTrainEnv, Evaluation
+
+jax.config.update("jax_enable_compilation_cache", False)
+
+
+def compile_seconds(fn, *args, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        jax.clear_caches()
+        start = time.perf_counter()
+        jax.jit(fn).lower(*args).compile()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def random_primitives(fn, *args) -> dict[str, int]:
+    """How many PRNG primitives the traced program holds (each one expands to
+    its own threefry rounds in the HLO)."""
+    counts = collections.Counter()
+
+    def walk(jaxpr):
+        for eqn in jaxpr.eqns:
+            counts[eqn.primitive.name] += 1
+            for sub in core.jaxprs_in_params(eqn.params):
+                walk(sub)
+
+    walk(jax.make_jaxpr(fn)(*args).jaxpr)
+    names = ("random_bits", "random_split", "random_fold_in", "erf_inv")
+    return {name: counts[name] for name in names}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    def build():
+        env, params = at.make_env(args.preset)
+        keys = jax.random.split(jax.random.key(0), 8)
+        _, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
+        actions = jax.vmap(env.action_space().sample)(keys)
+        return env, params, keys, state, actions
+
+    env, params, keys, state, actions = build()
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    timed = {}
+
+    def measure(name, fn, *fn_args):
+        timed[name] = compile_seconds(fn, *fn_args, repeats=args.repeats)
+        print(f"{name}: {timed[name]:.2f} s", flush=True)
+
+    measure("step (auto-reset)", step, keys, state, actions, params)
+    measure(
+        "step_env (no reset)",
+        jax.vmap(env.step_env, in_axes=(0, 0, 0, None)),
+        keys,
+        state,
+        actions,
+        params,
+    )
+    measure("reset", jax.vmap(env.reset, in_axes=(0, None)), keys, params)
+    train = jax.vmap(
+        lambda k, s, p: env.inner_train(
+            k, s.weights, s.opt_state, s.lr, p.data, s.task
+        ),
+        in_axes=(0, 0, None),
+    )
+    measure("inner training alone", train, keys, state, params)
+    evaluate = jax.vmap(
+        lambda k, s, p: env._evaluate(jax.random.split(k, 3), s.weights, s.task, p),
+        in_axes=(0, 0, None),
+    )
+    measure("one Thresholdout evaluation alone", evaluate, keys, state, params)
+
+    stubs = {
+        "evaluations stubbed": lambda env: setattr(
+            AutoTrainEnv,
+            "_evaluate",
+            lambda self, k, net, task, p: Evaluation(
+                *(jax.tree.leaves(net)[0].sum() * 0 + 0.5,) * 3
+            ),
+        ),
+        "inner training stubbed": lambda env: setattr(
+            env,
+            "inner_train",
+            lambda k, net, opt, lr, data, task=None, size=None: (
+                jax.tree.map(lambda w: w * lr, net),
+                opt,
+                jnp.zeros(env.config.num_losses) + lr,
+            ),
+        ),
+    }
+    original = AutoTrainEnv._evaluate
+    for name, stub in stubs.items():
+        env, params, keys, state, actions = build()
+        stub(env)
+        step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+        measure(f"step, {name}", step, keys, state, actions, params)
+        AutoTrainEnv._evaluate = original
+    env, params, keys, state, actions = build()
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    print(
+        "PRNG primitives in the step:",
+        random_primitives(step, keys, state, actions, params),
+    )
+
+
+if __name__ == "__main__":
+    main()
