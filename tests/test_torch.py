@@ -120,6 +120,53 @@ def test_a_reinit_resets_the_weights_and_the_optimizer_and_a_stop_is_returned():
     assert stops == [False] * (config.inner_steps - 1) + [True]
 
 
+def test_a_rewind_restores_the_model_and_optimizer_of_the_newest_block_left():
+    model = _mlp(0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    steer = Steer(optimizer, budget=5, model=model)
+    config = steer.controller.env_config
+    decide = steer._update
+    rewinds = iter([0] * (config.history - 1) + [1])
+
+    def forced(state, *args):  # the controller's LRs; the rewinds come from here
+        state = decide(state, *args)
+        if int(state.count) % config.inner_steps:
+            return state
+        control = state.control._replace(
+            rewind=jnp.int32(next(rewinds)), reinit=jnp.bool_(False)
+        )
+        return state._replace(control=control._replace(stop=jnp.bool_(False)))
+
+    steer._update = forced
+    x, ends = torch.linspace(-1, 1, 4 * 784).reshape(4, 784), []
+    for _ in range(config.history):  # H blocks: keep, keep, ..., then rewind 1
+        for _ in range(config.inner_steps):
+            loss = model(x).square().mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            ends.append(
+                (
+                    [w.detach().clone() for w in model.parameters()],
+                    [
+                        optimizer.state[w]["momentum_buffer"].clone()
+                        for w in model.parameters()
+                    ],
+                )
+            )
+            assert not steer.step(loss.item())
+    block_ends = ends[config.inner_steps - 1 :: config.inner_steps]
+    weights, momenta = block_ends[-2]  # the rewind dropped the newest block
+    for w, expected in zip(model.parameters(), weights, strict=True):
+        torch.testing.assert_close(w.detach(), expected, rtol=0, atol=0)
+    for w, expected in zip(model.parameters(), momenta, strict=True):
+        torch.testing.assert_close(
+            optimizer.state[w]["momentum_buffer"], expected, rtol=0, atol=0
+        )
+    assert not torch.equal(block_ends[-1][0][0], block_ends[-2][0][0])
+    assert [g["lr"] for g in optimizer.param_groups] == [pytest.approx(steer.lr)]
+
+
 def test_bad_input_names_the_field():
     weights = [torch.nn.Parameter(torch.zeros(2))]
     optimizer = torch.optim.SGD(weights, lr=0.1)
