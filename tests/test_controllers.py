@@ -236,4 +236,4 @@ def test_a_resume_with_other_settings_is_refused_before_any_data_is_read(
         cli.run(argv + change)
     assert (run / "config.json").read_text() == saved  # its provenance kept
     with pytest.raises(AssertionError, match="data was read"):
-        cli.run(argv)  # more updates, same settings: it resumes (reads data)
+        cli.run(argv)  # more updates, another evaluation: it resumes (reads data)

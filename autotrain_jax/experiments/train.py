@@ -239,8 +239,8 @@ class TensorBoard:
         self._writer.close()
 
 
-# Settings a resumed run may change: its length, how much it prints, and how
-# its folder is spelt.
+# Settings a resumed run may change: its length, how much it prints, how its
+# folder is spelt, and the evaluation after training.
 RESUMABLE = (
     "args.num_updates",
     "ppo.num_updates",
@@ -248,6 +248,10 @@ RESUMABLE = (
     "args.log_dir",
     "args.out",
     "args.no_compile_cache",
+    "args.eval_seeds",
+    "args.eval_lrs",
+    "args.eval_grid",
+    "args.eval_rows",
 )
 
 
@@ -271,7 +275,7 @@ def check_resume(out: pathlib.Path, launch: dict) -> None:
         raise ValueError(
             f"--out {str(out)!r} holds checkpoints of a run with other settings, "
             f"which a resume would ignore ({changes}); use another --out, or the "
-            "same settings (only --num-updates may change)"
+            "same settings (only --num-updates and the --eval-* flags may change)"
         )
 
 
