@@ -127,12 +127,15 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
 
 
 def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> dict:
-    """Trains a PPO controller on `preset`, evaluates it against the constant LR
-    on fresh seeds, and writes the run folder (config, metrics, checkpoints,
-    controller, evaluation, one controlled episode's CSV and plot).
+    """Trains a PPO controller on `preset`, evaluates it on fresh paired seeds
+    from each `--eval-lrs` initial LR against the untuned constant and the
+    `--eval-rows` opponents (`protocol.compare_task`), and writes the run
+    folder (config, metrics, checkpoints, controller, evaluation, one
+    controlled episode's CSV and plot).
 
     Returns:
-      the evaluation summary written to evaluation.json.
+      the evaluation written to evaluation.json: {"cells": {initial LR: {row:
+      per-seed results}}, "tuned_lr", "wall_time_s"}.
     """
     defaults = {"num_envs": 16, "num_steps": 16, "num_updates": 40, **(defaults or {})}
     args = parse_args(argv, preset, defaults)
