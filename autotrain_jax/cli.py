@@ -2,7 +2,7 @@
 
     autotrain-jax envs                            # the presets and their settings
     autotrain-jax train tiny --num-updates 50 --ppo lr=1e-3 --env initial_lr=0.1
-    autotrain-jax evaluate meta-tiny-v0 --env initial_lr=1e-4 --seeds 8
+    autotrain-jax evaluate meta-tiny-v1-nostop --lrs 1e-4,1e-2,1 --seeds 8
     autotrain-jax compare --suite v2 --data-dir DATA   # controllers vs practitioners
     autotrain-jax bench --presets tiny                      # benchmarks/throughput.py
 
@@ -16,13 +16,11 @@ benchmarks/throughput.py of a source checkout, with its own flags.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import runpy
 import sys
 
 import jax
-import numpy as np
 
 from autotrain_jax import compile_cache
 from autotrain_jax.presets import PRESETS
@@ -44,47 +42,42 @@ def envs() -> str:
     return "\n".join(lines)
 
 
-def evaluate(controller: str, seeds: int, overrides: dict, data_dir=None) -> dict:
-    """A controller (a shipped name or a run folder) against the constant LR it
-    starts from, on `seeds` paired seeds of the env it was trained for with
-    `overrides`. Returns per-policy test accuracy and inner steps per seed."""
+def evaluate(
+    controller: str,
+    seeds: int,
+    overrides: dict,
+    data_dir=None,
+    lrs=None,
+    grid=None,
+    rows=None,
+) -> dict:
+    """A controller (a shipped name or a run folder) on the task distribution
+    it was trained on, with `overrides`, from each initial LR of `lrs`, on
+    `seeds` paired seeds, against the untuned constant and the `rows`
+    opponents: the main example's evaluation (`protocol.compare_task`; the
+    defaults are `experiments.train`'s). Returns {"cells", "tuned_lr"}."""
     from autotrain_jax import controllers
-    from autotrain_jax.evaluation import evaluate_many, keep_policy
+    from autotrain_jax.experiments import protocol, train
 
+    lrs = train.EVAL_LRS if lrs is None else lrs
+    grid = tuple(sorted({*(train.EVAL_GRID if grid is None else grid), *lrs}))
     loaded = controllers.load(controller)
-    env, params = loaded.make_env(data_dir=data_dir, **overrides)
-    policies = {"controller": loaded.policy, "constant LR": keep_policy(env)}
     keys = jax.random.split(jax.random.key(2024), seeds)
-    results = evaluate_many(env, params, policies, keys)
-    return {
-        name: {k: r[k].tolist() for k in ("test_accuracy", "inner_steps")}
-        for name, r in results.items()
-    }
-
-
-def _evaluate_report(results: dict) -> str:
-    from autotrain_jax.evaluation import summarize
-
-    lines = [
-        "| policy | test accuracy (mean ± 95% CI) | inner steps |",
-        "|---|---|---|",
-    ]
-    for name, r in results.items():
-        s = summarize(r["test_accuracy"])
-        steps = np.mean(r["inner_steps"])
-        lines.append(f"| {name} | {s['mean']:.4f} ± {s['ci95']:.4f} | {steps:.0f} |")
-    diff = np.subtract(
-        results["controller"]["test_accuracy"], results["constant LR"]["test_accuracy"]
+    result = protocol.compare_task(
+        {controller: loaded},
+        overrides,
+        lrs,
+        grid,
+        keys,
+        prior_lr=None,
+        data_dir=data_dir,
+        rows=train.EVAL_ROWS if rows is None else rows,
     )
-    s = summarize(diff)
-    lines.append(
-        f"\ncontroller - constant (paired): {s['mean']:+.4f} ± {s['ci95']:.4f}"
-    )
-    return "\n".join(lines)
+    return {"cells": result["cells"], "tuned_lr": result["tuned_lr"]}
 
 
 def _parser() -> argparse.ArgumentParser:
-    from autotrain_jax.experiments.train import parse_setting
+    from autotrain_jax.experiments.train import parse_lrs, parse_setting
 
     parser = argparse.ArgumentParser(
         prog="autotrain-jax",
@@ -98,9 +91,21 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     train.add_argument("preset", choices=sorted(PRESETS))
-    ev = commands.add_parser("evaluate", help="a controller vs the constant LR")
+    ev = commands.add_parser(
+        "evaluate",
+        help="a controller vs the untuned and tuned constant and cocob, from "
+        "several initial LRs (the main example's table)",
+    )
     ev.add_argument("controller", help="a shipped controller's name or a run folder")
     ev.add_argument("--seeds", type=int, default=8)
+    ev.add_argument("--lrs", type=parse_lrs, default=None, help="initial LRs (a,b,...)")
+    ev.add_argument(
+        "--rows",
+        type=lambda text: tuple(text.split(",")),
+        default=None,
+        help="opponents beside the untuned constant (a,b,...; "
+        "default: tuned constant,cocob)",
+    )
     ev.add_argument("--data-dir", default=None)
     ev.add_argument(
         "--env",
@@ -156,9 +161,18 @@ def run(argv: list[str]) -> dict | None:
             parser.error(
                 f"--seeds must be >= 2 (a confidence interval), got {args.seeds}"
             )
+        from autotrain_jax.experiments import report
+
         compile_cache.enable(args.no_compile_cache)
-        results = evaluate(args.controller, args.seeds, dict(args.env), args.data_dir)
-        print(json.dumps(results) if args.json else _evaluate_report(results))
+        results = evaluate(
+            args.controller,
+            args.seeds,
+            dict(args.env),
+            args.data_dir,
+            lrs=args.lrs,
+            rows=args.rows,
+        )
+        print(report.to_json(results) if args.json else report.task_table(results))
         return results
     elif args.command == "compare":
         from autotrain_jax.experiments import compare

@@ -1,6 +1,5 @@
 """The `autotrain-jax` command line (its `train` runs in conftest's tiny_ppo_run)."""
 
-import json
 import pathlib
 import subprocess
 import sys
@@ -8,6 +7,7 @@ import sys
 import pytest
 
 from autotrain_jax import cli, presets
+from autotrain_jax.experiments import report
 
 
 def test_the_console_script_is_installed_and_lists_its_commands():
@@ -50,23 +50,37 @@ def test_bad_ppo_and_env_settings_fail_before_any_data_is_read(monkeypatch, tmp_
         cli.run(["train", "tiny", "--eval-lrs", "0.01,-1", "--out", out])
     with pytest.raises(ValueError, match="optimizer.*adamx"):
         cli.run(["evaluate", "meta-tiny-v0", "--env", "optimizer=adamx"])
+    with pytest.raises(ValueError, match="rows must be among.*'cocobb'"):
+        cli.run(["evaluate", "meta-tiny-v0", "--rows", "cocobb"])
     with pytest.raises(SystemExit):  # argparse: KEY=VALUE expected
         cli.run(["evaluate", "meta-tiny-v0", "--env", "initial_lr"])
     with pytest.raises(SystemExit):
         cli.run(["evaluate", "meta-tiny-v0", "--seeds", "1"])
 
 
-def test_evaluate_pairs_a_shipped_controller_with_the_constant(capsys):
+def test_evaluate_prints_the_main_examples_table_for_a_controller(capsys):
     results = cli.run(
-        ["evaluate", "meta-tiny-v0", "--seeds", "2", "--json"]
-        + ["--env", "max_steps_in_episode=3", "--env", "initial_lr=1e-4"]
+        ["evaluate", "meta-tiny-v0", "--seeds", "2", "--lrs", "0.01,1"]
+        + ["--rows", "cocob", "--env", "max_steps_in_episode=3", "--json"]
     )
-    assert json.loads(capsys.readouterr().out) == results
-    assert set(results) == {"controller", "constant LR"}
-    for rows in results.values():
-        assert len(rows["test_accuracy"]) == 2
-        assert all(0.0 < a <= 1.0 for a in rows["test_accuracy"])
-    assert results["constant LR"]["inner_steps"] == [3 * 10] * 2  # budget x T
+    assert capsys.readouterr().out == report.to_json(results) + "\n"
+    assert sorted(results["cells"]) == [0.01, 1.0]
+    rows = results["cells"][0.01]
+    assert list(rows) == [
+        "controller meta-tiny-v0",
+        "untuned constant",
+        "cocob (defaults)",
+    ]
+    for row in rows.values():
+        assert len(row["test_accuracy"]) == 2
+        assert all(0.0 < a <= 1.0 for a in row["test_accuracy"])
+    assert list(rows["untuned constant"]["inner_steps"]) == [3 * 10] * 2  # budget x T
+    table = report.task_table(results)  # without --json: the table, as printed
+    cli.run(
+        ["evaluate", "meta-tiny-v0", "--seeds", "2", "--lrs", "0.01,1"]
+        + ["--rows", "cocob", "--env", "max_steps_in_episode=3"]
+    )
+    assert capsys.readouterr().out == table + "\n"
 
 
 def test_the_console_script_exits_0_whatever_the_command_returns(monkeypatch):

@@ -36,11 +36,14 @@ def test_the_steer_examples_table_is_generated_from_its_json():
     assert (folder / "results.md").read_text() == markdown(results)
 
 
-def test_the_readme_shows_the_main_examples_committed_table():
-    committed = ROOT / "benchmarks" / "main-example" / "evaluation.json"
-    table = report.task_table(report.from_json(committed.read_text()))
+@pytest.mark.parametrize(
+    ("marker", "committed"),
+    [("main example", "evaluation.json"), ("shipped controller", "shipped.json")],
+)
+def test_the_readme_shows_the_main_examples_committed_tables(marker, committed):
+    path = ROOT / "benchmarks" / "main-example" / committed
+    table = report.task_table(report.from_json(path.read_text()))
     readme = (ROOT / "README.md").read_text()
-    start = "<!-- main example: generated from benchmarks/main-example/"
-    block = readme.split(start)[1].split("-->", 1)[1]
-    block = block.split("<!-- end main example -->")[0]
+    block = readme.split(f"<!-- {marker}: generated from benchmarks/main-example/")[1]
+    block = block.split("-->", 1)[1].split(f"<!-- end {marker} -->")[0]
     assert block.strip() == table

@@ -89,13 +89,13 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
     )
     parser.add_argument(
         "--eval-lrs",
-        type=_floats,
+        type=parse_lrs,
         default=defaults.get("eval_lrs", EVAL_LRS),
         help="comma-separated initial LRs the controller is evaluated from",
     )
     parser.add_argument(
         "--eval-grid",
-        type=_floats,
+        type=parse_lrs,
         default=EVAL_GRID,
         help="comma-separated LRs the tuned constant is chosen from (by mean "
         "holdout accuracy; the initial LRs are added)",
@@ -313,7 +313,8 @@ def _print_summary(summary: dict, seeds: int, out: pathlib.Path) -> None:
     print(f"wall time {summary['wall_time_s']:.0f} s; outputs in {out}")
 
 
-def _floats(text: str) -> tuple[float, ...]:
+def parse_lrs(text: str) -> tuple[float, ...]:
+    """`a,b,...` -> learning rates, each a number > 0 (argparse's type)."""
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
