@@ -120,9 +120,13 @@ def cosine_decay(env, params, horizon: int, final_fraction: float = 0.01) -> Pol
 
 
 def keep(env, params) -> Policy:
-    """The LR the run started at, throughout: a constant LR that needs no
-    fixed `initial_lr` (so one program serves a grid of them)."""
-    action = continuous_action(env, params, 1.0)
+    """The LR the run started at, throughout, in the env's own action set (never
+    a rewind, re-init or stop): a constant LR that needs no fixed `initial_lr`
+    (so one program serves a grid of them)."""
+    if env.config.action_set == "continuous":
+        action = continuous_action(env, params, 1.0)
+    else:
+        action = actions.keep(env.config)
     return stateless(lambda key, obs: action)
 
 

@@ -11,18 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import stats
 
-from autotrain_jax import actions
 from autotrain_jax.baselines import pbt_rollout
 from autotrain_jax.env import AutoTrainEnv, EnvState
 from autotrain_jax.params import EnvParams
 from autotrain_jax.rollout import Policy, as_policy, rollout
 from autotrain_jax.tasks import max_budget
-
-
-def keep_policy(env: AutoTrainEnv) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """Constant LR in the env's own action set: keep, never rewind or stop."""
-    action = actions.keep(env.config)
-    return lambda key, obs: action
 
 
 def final_metrics(env: AutoTrainEnv, params: EnvParams, state: EnvState) -> dict:

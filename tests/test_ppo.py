@@ -8,8 +8,9 @@ import pytest
 from probes import HorizonProbe, ScaleProbe, SignProbe
 
 import autotrain_jax as at
+from autotrain_jax import baselines
 from autotrain_jax.agents.ppo import PPOConfig, compute_gae, make_ppo, make_train
-from autotrain_jax.evaluation import evaluate_many, keep_policy
+from autotrain_jax.evaluation import evaluate_many
 
 
 def test_gae_bootstraps_on_truncation_not_on_termination():
@@ -90,7 +91,7 @@ def test_ppo_learns_to_raise_a_learning_rate_100x_too_low_on_the_tiny_preset():
     def learned(key, obs):
         return ppo.act(runner.agent_params, runner.obs_stats, obs)
 
-    policies = {"ppo": learned, "constant": keep_policy(env)}
+    policies = {"ppo": learned, "constant": baselines.keep(env, params)}
     keys = jax.random.split(jax.random.key(1), 8)
     results = evaluate_many(env, params, policies, keys)
     gain = results["ppo"]["test_accuracy"] - results["constant"]["test_accuracy"]
