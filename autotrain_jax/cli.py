@@ -43,37 +43,24 @@ def envs() -> str:
 
 
 def evaluate(
-    controller: str,
-    seeds: int,
-    overrides: dict,
-    data_dir=None,
-    lrs=None,
-    grid=None,
-    rows=None,
+    controller: str, seeds: int, overrides: dict, data_dir=None, lrs=None, rows=None
 ) -> dict:
     """A controller (a shipped name or a run folder) on the task distribution
     it was trained on, with `overrides`, from each initial LR of `lrs`, on
     `seeds` paired seeds, against the untuned constant and the `rows`
-    opponents: the main example's evaluation (`protocol.compare_task`; the
-    defaults are `experiments.train`'s). Returns {"cells", "tuned_lr"}."""
+    opponents: the main example's evaluation (`protocol.from_initial_lrs`,
+    whose defaults stand in for None). Returns {"cells", "tuned_lr"}."""
     from autotrain_jax import controllers
-    from autotrain_jax.experiments import protocol, train
+    from autotrain_jax.experiments import protocol
 
-    lrs = train.EVAL_LRS if lrs is None else lrs
-    grid = tuple(sorted({*(train.EVAL_GRID if grid is None else grid), *lrs}))
-    loaded = controllers.load(controller)
-    keys = jax.random.split(jax.random.key(2024), seeds)
-    result = protocol.compare_task(
-        {controller: loaded},
-        overrides,
-        lrs,
-        grid,
-        keys,
-        prior_lr=None,
+    options = {"initial_lrs": lrs, "rows": rows}
+    return protocol.from_initial_lrs(
+        {controller: controllers.load(controller)},
+        jax.random.split(jax.random.key(2024), seeds),
+        overrides=overrides,
         data_dir=data_dir,
-        rows=train.EVAL_ROWS if rows is None else rows,
+        **{k: v for k, v in options.items() if v is not None},
     )
-    return {"cells": result["cells"], "tuned_lr": result["tuned_lr"]}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -43,6 +43,11 @@ TUNED, COSINE = "tuned constant", "tuned cosine"
 PBT = "PBT"
 EARLY_STOPPING, PLATEAU = "early stopping (restore)", "reduce on plateau"
 ROWS = (UNTUNED, PRIOR, TUNED, COSINE, PBT, EARLY_STOPPING, PLATEAU)  # + LR-free
+# The evaluation after training (`experiments.train`) and `autotrain-jax
+# evaluate`: from these initial LRs, against the untuned constant and these rows.
+EVAL_LRS = (1e-4, 1e-2, 1.0)
+EVAL_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+EVAL_ROWS = (TUNED, "cocob")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,6 +189,31 @@ def compare_task(
     if COSINE in wanted:
         result["cosine_peak"] = peak
     return result
+
+
+def from_initial_lrs(
+    controllers: Mapping[str, Controller],
+    keys: jax.Array,
+    initial_lrs=EVAL_LRS,
+    grid=EVAL_GRID,
+    rows: Collection[str] = EVAL_ROWS,
+    overrides: Mapping[str, Any] | None = None,
+    data_dir=None,
+) -> dict[str, Any]:
+    """`compare_task` on the controllers' own training distribution (with
+    `overrides`), from each of `initial_lrs`, the tuned constant chosen over
+    `grid` with the initial LRs added; no fixed prior: {"cells", "tuned_lr"}."""
+    task = compare_task(
+        controllers,
+        overrides or {},
+        initial_lrs,
+        tuple(sorted({*grid, *initial_lrs})),
+        keys,
+        prior_lr=None,
+        data_dir=data_dir,
+        rows=rows,
+    )
+    return {"cells": task["cells"], "tuned_lr": task["tuned_lr"]}
 
 
 def lr_free_rows(

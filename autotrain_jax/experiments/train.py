@@ -27,11 +27,6 @@ from autotrain_jax.rollout import rollout
 from autotrain_jax.tasks import max_budget
 
 PPO_FIELDS = tuple(f.name for f in dataclasses.fields(PPOConfig))
-# The evaluation after training: from each initial LR, the controller against
-# the untuned constant and these opponents (`protocol.compare_task`).
-EVAL_LRS = (1e-4, 1e-2, 1.0)
-EVAL_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
-EVAL_ROWS = (protocol.TUNED, "cocob")
 EVAL_OPTIONS = tuple(  # the untuned constant is always there; no fixed prior here
     row
     for row in (*protocol.ROWS, *LR_FREE_OPTIMIZERS)
@@ -90,20 +85,20 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
     parser.add_argument(
         "--eval-lrs",
         type=parse_lrs,
-        default=defaults.get("eval_lrs", EVAL_LRS),
+        default=defaults.get("eval_lrs", protocol.EVAL_LRS),
         help="comma-separated initial LRs the controller is evaluated from",
     )
     parser.add_argument(
         "--eval-grid",
         type=parse_lrs,
-        default=EVAL_GRID,
+        default=protocol.EVAL_GRID,
         help="comma-separated LRs the tuned constant is chosen from (by mean "
         "holdout accuracy; the initial LRs are added)",
     )
     parser.add_argument(
         "--eval-rows",
         type=lambda text: tuple(text.split(",")),
-        default=EVAL_ROWS,
+        default=protocol.EVAL_ROWS,
         help="comma-separated opponents beside the untuned constant "
         f"(of {', '.join(EVAL_OPTIONS)})",
     )
@@ -180,25 +175,19 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     controller = trained.policy
 
     keys = jax.random.split(jax.random.key(args.seed + 1), args.eval_seeds)
-    evaluation = protocol.compare_task(
+    evaluation = protocol.from_initial_lrs(
         {"PPO without stop": trained.without("stop"), "PPO": trained},
-        {},
-        args.eval_lrs,
-        tuple(sorted({*args.eval_grid, *args.eval_lrs})),
         keys,
-        prior_lr=None,
+        args.eval_lrs,
+        args.eval_grid,
+        args.eval_rows,
         data_dir=args.data_dir,
-        rows=args.eval_rows,
     )
     horizon = max_budget(params)
     log, _ = jax.jit(lambda key, p: rollout(env, p, controller, key, horizon))(
         keys[0], params
     )
-    summary = {
-        "cells": evaluation["cells"],
-        "tuned_lr": evaluation["tuned_lr"],
-        "wall_time_s": time.time() - started,
-    }
+    summary = evaluation | {"wall_time_s": time.time() - started}
     if primary:
         _write_run(out, metrics, trained, log, summary)
         _print_summary(summary, args.eval_seeds, out)
