@@ -1,8 +1,8 @@
 """Where the env step's compile time goes: the vmapped step, its pieces alone,
 and the step with one piece replaced by a stub.
 
-    python benchmarks/compile_time.py            # ~1 min on 2 CPU cores
-    python benchmarks/compile_time.py --preset mnist-mlp --repeats 3
+    python benchmarks/compile_time.py            # ~2 min on 2 CPU cores
+    python benchmarks/compile_time.py --out benchmarks/compile-time.json  # + .md
 
 Each figure is the median over `--repeats` fresh compiles (`jax.clear_caches`
 between them; JAX's persistent cache is off for this script) of
@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
+import pathlib
 import statistics
+import sys
 import time
 
 import jax
@@ -24,8 +27,6 @@ from jax._src import core
 
 import autotrain_jax as at
 from autotrain_jax.env import AutoTrainEnv, Evaluation
-
-jax.config.update("jax_enable_compilation_cache", False)
 
 
 def compile_seconds(fn, *args, repeats: int) -> float:
@@ -58,7 +59,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default=None, help="JSON path; .md written beside")
     args = parser.parse_args(argv)
+    from throughput import machine  # a sibling script
+
+    jax.config.update("jax_enable_compilation_cache", False)
 
     def build():
         env, params = at.make_env(args.preset)
@@ -125,10 +130,37 @@ def main(argv=None) -> None:
         AutoTrainEnv._evaluate = original
     env, params, keys, state, actions = build()
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
-    print(
-        "PRNG primitives in the step:",
-        random_primitives(step, keys, state, actions, params),
-    )
+    report = {
+        "hardware": machine(),
+        "jax": jax.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+        "command": "python " + " ".join([pathlib.Path(__file__).name, *sys.argv[1:]]),
+        "preset": args.preset,
+        "repeats": args.repeats,
+        "compile_s": timed,
+        "random_primitives": random_primitives(step, keys, state, actions, params),
+    }
+    table = markdown(report)
+    print(table)
+    if args.out:
+        pathlib.Path(args.out).write_text(json.dumps(report, indent=2))
+        pathlib.Path(args.out).with_suffix(".md").write_text(table)
+
+
+def markdown(report: dict) -> str:
+    primitives = ", ".join(f"{n} {k}" for k, n in report["random_primitives"].items())
+    lines = [
+        f"Hardware: {report['hardware']}; jax {report['jax']}; {report['date']}",
+        f"Command: `{report['command']}` (`{report['preset']}`, N=8, median of "
+        f"{report['repeats']} fresh compiles)",
+        "",
+        "| program | compile s |",
+        "|---|---|",
+        *(f"| {name} | {s:.2f} |" for name, s in report["compile_s"].items()),
+        "",
+        f"PRNG primitives in the step: {primitives}.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

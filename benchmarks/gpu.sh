@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The throughput benchmark on one GPU, in under ~7 minutes: writes
+# The throughput benchmark on one GPU (8 min 21 s on one H200, 2026-12-04): writes
 # $RESULTS/results-gpu.{json,md} (mnist-mlp, with PPO end to end) and
 # $RESULTS/results-gpu-tiny.{json,md}; RESULTS defaults to benchmarks/.
 # Needs jax with CUDA, flax, optax, chex, orbax-checkpoint, gymnax and gymnasium;

@@ -24,7 +24,9 @@ import json
 import os
 import pathlib
 import platform
+import re
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -46,8 +48,25 @@ from autotrain_jax.sharding import (
 from autotrain_jax.training import make_train_fn, sample_accuracy
 
 
-def timed(fn, *args, repeats: int):
-    """(compile seconds, best run seconds, XLA memory estimate bytes)."""
+def machine() -> str:
+    """The machine in words, naming the CPU's vector width (XLA's float
+    results and speed differ between AVX2 and AVX-512 machines)."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = pathlib.Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        text = cpuinfo.read_text()
+        name = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+        flags = set(re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)[1].split())
+        vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
+        cpu = ", ".join(filter(None, [name and name[1].strip(), vector]))
+    return (
+        f"{cpu}, {os.cpu_count()} cores, backend {jax.default_backend()} "
+        f"({jax.devices()[0].device_kind})"
+    )
+
+
+def compile_program(fn, *args):
+    """(the compiled program, compile seconds, XLA memory estimate bytes)."""
     start = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
     compile_s = time.perf_counter() - start
@@ -55,13 +74,29 @@ def timed(fn, *args, repeats: int):
     memory_bytes = None
     if memory is not None:
         memory_bytes = memory.temp_size_in_bytes + memory.argument_size_in_bytes
-    jax.block_until_ready(compiled(*args))  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+    return compiled, compile_s, memory_bytes
+
+
+def interleaved(runs: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each run of `runs` ({name: (compiled, args)}): after a
+    warm-up, `repeats` rounds that run each once in turn, so that the
+    machine's drifts in speed (±10-15% between runs here) hit all alike and
+    their ratios compare like with like."""
+    for compiled, args in runs.values():
         jax.block_until_ready(compiled(*args))
-        best = min(best, time.perf_counter() - start)
-    return compile_s, best, memory_bytes
+    seconds = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, (compiled, args) in runs.items():
+            start = time.perf_counter()
+            jax.block_until_ready(compiled(*args))
+            seconds[name].append(time.perf_counter() - start)
+    return {name: statistics.median(s) for name, s in seconds.items()}
+
+
+def timed(fn, *args, repeats: int):
+    """(compile seconds, median run seconds, XLA memory estimate bytes)."""
+    compiled, compile_s, memory = compile_program(fn, *args)
+    return compile_s, interleaved({"": (compiled, args)}, repeats)[""], memory
 
 
 def preset_env(preset: str, inner_steps: int, data_dir: str | None):
@@ -177,7 +212,8 @@ def bench_env(
     mesh=None,
     action_modes=("random",),
 ):
-    """One row per action mode; the ceiling is timed once and shared."""
+    """One row per action mode; the ceilings are timed once and shared, in
+    turn with the env (`interleaved`)."""
     env, params = preset_env(preset, inner_steps, data_dir)
     keys = jax.random.split(jax.random.key(0), num_envs)
     rows = slice(None) if mesh is None else local_rows(num_envs, mesh)
@@ -185,26 +221,29 @@ def bench_env(
     if mesh is not None:  # each process builds only its own rows
         state = envs_from_local(state, mesh, num_envs)
         params = replicate(params, mesh)
-    ceilings = {}
+    programs, compiles = {}, {}  # name: (compiled, args); (compile s, memory)
+    for actions in action_modes:
+        env_args = (state, jax.random.key(1), params)
+        rollout = env_rollout(env, num_envs, num_steps, actions)
+        compiled, *compiles[actions] = compile_program(rollout, *env_args)
+        programs[actions] = (compiled, env_args)
     if mesh is None:
         lr = jnp.full((num_envs,), params.initial_lr, jnp.float32)
         args = (state.weights, state.opt_state, lr, state.task, jax.random.key(1))
-        flops = inner_step_flops(env, state, params) * inner_steps * num_steps
         for name, score in (("ceiling", False), ("scored_ceiling", True)):
             bare = bare_rollout(env, num_envs, num_steps, score)
-            _, seconds, _ = timed(bare, *args, params, repeats=repeats)
-            ceilings[name] = num_envs * num_steps / seconds
-            ceilings[f"{name}_gflops"] = flops / seconds / 1e9
+            programs[name] = (compile_program(bare, *args, params)[0], (*args, params))
+    seconds = interleaved(programs, repeats)  # env and ceilings in turn
+    ceilings = {}
+    if mesh is None:
+        flops = inner_step_flops(env, state, params) * inner_steps * num_steps
+        for name in ("ceiling", "scored_ceiling"):
+            ceilings[name] = num_envs * num_steps / seconds[name]
+            ceilings[f"{name}_gflops"] = flops / seconds[name] / 1e9
     rows = []
     for actions in action_modes:
-        compile_s, seconds, memory = timed(
-            env_rollout(env, num_envs, num_steps, actions),
-            state,
-            jax.random.key(1),
-            params,
-            repeats=repeats,
-        )
-        rate = num_envs * num_steps / seconds
+        compile_s, memory = compiles[actions]
+        rate = num_envs * num_steps / seconds[actions]
         batch = env.config.batch_size
         row = {
             "preset": preset,
@@ -230,23 +269,32 @@ def bench_env(
     return rows
 
 
-def bench_ppo(preset, num_envs, inner_steps, updates, data_dir):
-    """Env steps/s while PPO trains (rollouts + learning) vs env-only steps/s."""
+def bench_ppo(preset, num_envs, inner_steps, updates, repeats, data_dir):
+    """Env steps/s while PPO trains (rollouts + learning) vs env-only steps/s,
+    timed in turn (`interleaved`)."""
     env, params = preset_env(preset, inner_steps, data_dir)
     config = PPOConfig(num_envs=num_envs, num_steps=8, num_updates=updates)
     ppo = make_ppo(config, env)
     runner = jax.jit(ppo.init)(jax.random.key(0), params)
-    compile_s, seconds, _ = timed(
-        lambda r, p: ppo.run_updates(r, p, updates), runner, params, repeats=2
-    )
-    ppo_rate = num_envs * config.num_steps * updates / seconds
-    (env_only,) = bench_env(preset, num_envs, inner_steps, 8, 2, data_dir)
+    train = lambda r, p: ppo.run_updates(r, p, updates)  # noqa: E731
+    compiled, compile_s, _ = compile_program(train, runner, params)
+    keys = jax.random.split(jax.random.key(0), num_envs)
+    _, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
+    env_args = (state, jax.random.key(1), params)
+    rollout = env_rollout(env, num_envs, config.num_steps * updates)
+    programs = {
+        "ppo": (compiled, (runner, params)),
+        "env": (compile_program(rollout, *env_args)[0], env_args),
+    }
+    seconds = interleaved(programs, repeats)
+    steps = num_envs * config.num_steps * updates
+    ppo_rate, env_rate = steps / seconds["ppo"], steps / seconds["env"]
     return {
         "num_envs": num_envs,
         "inner_steps": inner_steps,
         "ppo_env_steps_per_s": ppo_rate,
-        "env_only_steps_per_s": env_only["env_steps_per_s"],
-        "ppo_over_env": ppo_rate / env_only["env_steps_per_s"],
+        "env_only_steps_per_s": env_rate,
+        "ppo_over_env": ppo_rate / env_rate,
         "ppo_compile_s": compile_s,
     }
 
@@ -331,6 +379,7 @@ def markdown(report: dict) -> str:
     lines = [
         f"Hardware: {report['hardware']}; jax {report['jax']}; {report['date']}",
         f"Command: `{report['command']}`",
+        *([f"Timing: {report['timing']}."] if "timing" in report else []),
         f"A 2048² fp32 matmul (jnp.matmul) runs at {report['matmul_gflops']:.1f} "
         "GFLOP/s here: the machine's practical peak, against which the ceiling's "
         "GFLOP/s (XLA's count of one training step's flops) compare.",
@@ -417,7 +466,9 @@ def parse_args(argv=None):
         help="comma-separated: random (a re-init or stop nearly every step), keep",
     )
     parser.add_argument("--steps", type=int, default=4, help="env steps per timing")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed rounds (medians reported)"
+    )
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--torch", action="store_true", help="PyTorch reference")
     parser.add_argument("--ppo", action="store_true", help="PPO end to end")
@@ -458,12 +509,12 @@ def main(argv=None):
         raise SystemExit(f"--actions takes random and/or keep, got {args.actions!r}")
     inner = [int(t) for t in args.inner_steps.split(",")]
     report = {
-        "hardware": f"{platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, backend {jax.default_backend()} "
-        f"({jax.devices()[0].device_kind})",
+        "hardware": machine(),
         "jax": jax.__version__,
         "date": time.strftime("%Y-%m-%d"),
         "command": "python " + " ".join([pathlib.Path(__file__).name, *sys.argv[1:]]),
+        "timing": f"median of {args.repeats} rounds of {args.steps} env steps, the "
+        "env and its ceilings (and PPO and the env alone) timed in turn in each",
         "env": [],
     }
     for t in inner:
@@ -492,7 +543,9 @@ def main(argv=None):
             "jax_over_torch": jax_result["env_steps_per_s"] / torch_rate,
         }
     if args.ppo:
-        report["ppo"] = bench_ppo(args.preset, max(envs), max(inner), 2, args.data_dir)
+        report["ppo"] = bench_ppo(
+            args.preset, max(envs), max(inner), 2, args.repeats, args.data_dir
+        )
     if args.donation:
         report["donation"] = [
             bench_donation(args.preset, n, t, args.steps, args.repeats, args.data_dir)

@@ -47,3 +47,21 @@ def test_the_readme_shows_the_main_examples_committed_tables(marker, committed):
     block = readme.split(f"<!-- {marker}: generated from benchmarks/main-example/")[1]
     block = block.split("-->", 1)[1].split(f"<!-- end {marker} -->")[0]
     assert block.strip() == table
+
+
+BENCHMARKS = ROOT / "benchmarks"
+
+
+@pytest.mark.parametrize(
+    "committed",
+    sorted(p.name for p in BENCHMARKS.glob("*.json")),
+)
+def test_the_committed_throughput_tables_are_generated_from_their_json(committed):
+    import json
+
+    from helpers import load_script
+
+    script = "compile_time.py" if committed == "compile-time.json" else "throughput.py"
+    markdown = load_script(f"benchmarks/{script}").markdown
+    path = BENCHMARKS / committed
+    assert path.with_suffix(".md").read_text() == markdown(json.loads(path.read_text()))
