@@ -136,10 +136,11 @@ def _headline_row(cells, controller: str, opponent: str) -> str:
     )
 
 
-def by_initial_lr(results: dict, controller: str) -> str:
-    """One table: the controller minus each opponent, paired, mean over tasks
-    with a 95% CI over seeds, from the lowest, middle and highest initial LR
-    of each task's family and over all; and the worst cell over all."""
+def by_initial_lr(results: dict, controller: str, against=None) -> str:
+    """One table: the controller minus each opponent (of `against`, default
+    all), paired, mean over tasks with a 95% CI over seeds, from the lowest,
+    middle and highest initial LR of each task's family and over all; and the
+    worst cell over all."""
     first = next(iter(results["tasks"].values()))
     positions = [*range(len(first["cells"])), None]
     names = {0: "lowest", len(positions) - 2: "highest"}
@@ -151,7 +152,7 @@ def by_initial_lr(results: dict, controller: str) -> str:
         f"| {controller} minus | {' | '.join(columns)} | worst cell |",
         "|---|" + "---|" * (len(columns) + 1),
     ]
-    for opponent in opponents(results):
+    for opponent in opponents(results) if against is None else against:
         row = []
         for position in positions:
             cells = list(_cells_at(results, position))
@@ -301,15 +302,29 @@ def markdown(results: dict) -> str:
         "",
     ]
     for name in controller_rows(results):
-        lines.append(headline(results, name))
+        lines += [
+            f"#### {name} minus each opponent, by initial LR (points of test "
+            "accuracy, mean over tasks ± 95% CI over seeds)",
+            "",
+            by_initial_lr(results, name),
+            "",
+            headline(results, name),
+        ]
     return "\n".join(lines) + "\n" + per_task(results)
 
 
 def readme_block(results: dict, controller: str) -> str:
     """What the README shows between its suite markers, for `controller`: the
-    suite's goals, and its paired differences to each opponent per initial LR
-    (points of test accuracy, 95% CI over seeds)."""
+    suite's goals, its standing against every opponent, and its paired
+    differences per initial LR to those it does not beat (points of test
+    accuracy, 95% CI over seeds); the full table is in the suite's page."""
     tasks = list(results["tasks"])
+    unbeaten = [
+        name
+        for verdict, names in verdicts(results, controller).items()
+        if verdict != "above"
+        for name in names
+    ]
     return "\n".join(
         [
             f"Suite {results['suite']}, {results['seeds']} paired seeds, "
@@ -319,29 +334,38 @@ def readme_block(results: dict, controller: str) -> str:
             "",
             standing(results, controller),
             "",
-            "Points of test accuracy, the controller minus each opponent, mean over "
-            "tasks ± 95% CI over seeds:",
+            "Points of test accuracy, the controller minus each opponent it does not "
+            "beat, mean over tasks ± 95% CI over seeds:",
             "",
-            by_initial_lr(results, controller),
+            by_initial_lr(results, controller, unbeaten),
         ]
     )
 
 
-def standing(results: dict, controller: str) -> str:
-    """One sentence per verdict over all cells: the opponents the controller
-    beats, those it is level with, and those it loses to (the 95% CI over
-    seeds of the paired difference above, spanning, or below 0)."""
+def verdicts(results: dict, controller: str) -> dict[str, list[str]]:
+    """The opponents the controller is above, level with, and below over all
+    cells (the 95% CI over seeds of the paired difference above, spanning, or
+    below 0)."""
     cells = list(_cells_at(results, None))
-    verdicts: dict[str, list[str]] = {"above": [], "level with": [], "below": []}
+    out: dict[str, list[str]] = {"above": [], "level with": [], "below": []}
     for opponent in opponents(results):
         s = summarize(
             np.mean([diff(rows, controller, opponent) for _, _, rows in cells], 0)
         )
         low, high = s["mean"] - s["ci95"], s["mean"] + s["ci95"]
-        verdict = "above" if low > 0 else "below" if high < 0 else "level with"
-        verdicts[verdict].append(opponent)
+        out["above" if low > 0 else "below" if high < 0 else "level with"].append(
+            opponent
+        )
+    return out
+
+
+def standing(results: dict, controller: str) -> str:
+    """One sentence: the opponents the controller beats, those it is level
+    with, and those it loses to (`verdicts`)."""
     said = [
-        f"{verdict} {', '.join(names)}" for verdict, names in verdicts.items() if names
+        f"{verdict} {', '.join(names)}"
+        for verdict, names in verdicts(results, controller).items()
+        if names
     ]
     return (
         f"Over all cells, by the 95% CI over seeds, {controller} is "
