@@ -1,6 +1,7 @@
 """Guarantees: odd configurations and actions, no test-split leak, crash safety."""
 
 import dataclasses
+import itertools
 import json
 import os
 import pathlib
@@ -101,6 +102,16 @@ def test_any_valid_setting_and_actions_stay_finite_with_fixed_shapes(
     if diverge:  # an LR that blows the weights up at once
         params = params.replace(initial_lr=1e3, lr_max=1e6)
     _steps_stay_finite(at.AutoTrainEnv(config, params), params, seed)
+    if next(_FUZZ_EXAMPLES) % 20 == 0:
+        # Each example compiles its own programs, and each compiled program
+        # keeps memory mappings (8 examples: ~10,000): after ~100 examples the
+        # thorough profile reached vm.max_map_count (65530) and XLA's LLVM
+        # aborted ("Cannot allocate memory"). The default 8 never clear, so the
+        # rest of the worker's tests keep their compiled programs.
+        jax.clear_caches()
+
+
+_FUZZ_EXAMPLES = itertools.count(1)
 
 
 def _two_datasets(mnist):
