@@ -192,6 +192,12 @@ def decode(action: jax.Array, params: EnvParams, config: EnvConfig) -> Control:
     return _decode_continuous(action, params, config.history)
 
 
+def scale_lr(lr: jax.Array, factor: jax.Array, params: EnvParams) -> jax.Array:
+    """The LR after a decision's `factor`, within [lr_min, lr_max]; the env and
+    `controllers.steer` both apply it so."""
+    return jnp.clip(lr * factor, params.lr_min, params.lr_max).astype(jnp.float32)
+
+
 def encode_continuous(control: Control, params: EnvParams, history: int) -> jax.Array:
     """The `continuous` action that decodes to `control` (LR factor up to float
     rounding), so a controller of any action set can act in the continuous one.

@@ -2,86 +2,22 @@
 
 from __future__ import annotations
 
-import math
-from typing import Any, NamedTuple
-
 import jax
 import jax.numpy as jnp
-from flax import struct
 from gymnax.environments import environment, spaces
 from optax.tree_utils import tree_where
 
 from autotrain_jax import actions
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.control_flow import when
-from autotrain_jax.history import WeightHistory, rewind_reinitialises
-from autotrain_jax.models import INIT_METHODS, make_init_fn, make_model, mask_widths
-from autotrain_jax.observation import record
-from autotrain_jax.optimizers import InnerOptimizer
+from autotrain_jax.history import rewind_reinitialises
+from autotrain_jax.models import INIT_METHODS
 from autotrain_jax.params import EnvParams, check_params
-from autotrain_jax.scoring import (
-    finite_losses,
-    relative_reward,
-    shaping_reward,
-    thresholdout_score,
-)
-from autotrain_jax.tasks import Task, labels, sample_task
-from autotrain_jax.training import (
-    accuracy,
-    make_train_fn,
-    sample_accuracy,
-    tree_all_finite,
-)
-
-
-@struct.dataclass
-class EnvState:
-    """Everything one env carries between steps (a pytree; batch it with vmap)."""
-
-    weights: Any  # the classifier's parameter pytree
-    opt_state: Any  # optax state of the update direction (no LR inside)
-    lr: jax.Array  # () float32, current learning rate
-    weight_history: WeightHistory  # last H (weights, opt_state, score); newest: current
-    records: jax.Array  # (H, F) float32, observation records, newest last
-    score: jax.Array  # () float32, last Thresholdout score
-    train_accuracy: jax.Array  # () float32, last training-subset accuracy sample
-    holdout_accuracy: jax.Array  # () float32, last holdout accuracy sample
-    time: jax.Array  # () int32, environment steps this episode
-    inner_steps: jax.Array  # () int32, inner optimizer steps this episode
-    task: Task  # this episode's sampled settings (initial LR, budget, subset)
-    first_loss: jax.Array  # () float32, the episode's first loss; 0 before it
-    batch_size: jax.Array  # () int32, inner minibatch size (self_play scales it)
-    inner_samples: jax.Array  # () int32, training examples seen this episode
-    reference: Reference | None  # the constant-LR run of reward="relative"
-
-
-@struct.dataclass
-class Reference:
-    """The `relative` reward's reference: the episode's initial weights trained
-    at its initial LR and batch size, on the controlled run's minibatches."""
-
-    weights: Any  # the classifier's parameter pytree
-    opt_state: Any
-    losses: jax.Array  # (K,) float32, its last step's losses (finite)
-    score: jax.Array  # () float32, its last Thresholdout score
-
-
-class Evaluation(NamedTuple):
-    """Thresholdout's view of one set of weights."""
-
-    train_accuracy: jax.Array  # () float32, on a sample of the training subset
-    holdout_accuracy: jax.Array  # () float32, on a sample of the holdout
-    score: jax.Array  # () float32, Thresholdout answer
-
-
-class Outcome(NamedTuple):
-    """What T inner steps produced, before the step decides to keep it."""
-
-    weights: Any  # the trained classifier's parameters
-    opt_state: Any
-    losses: jax.Array  # (K,) float32, may be non-finite
-    evaluation: Evaluation
-    diverged: jax.Array  # () bool, a loss or weight is not finite
+from autotrain_jax.reference import Reference
+from autotrain_jax.scoring import finite_losses, shaping_reward
+from autotrain_jax.state import EnvState
+from autotrain_jax.tasks import Task, sample_task
+from autotrain_jax.trainee import Outcome, Trainee
 
 
 class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
@@ -95,8 +31,9 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
     `terminated`: the budget is part of the task, and its final reward closes the
     return; the env itself never truncates (`truncated` is for limits imposed
     from outside, e.g. by a wrapper).
-    `inner_train(key, params, opt_state, lr, data)` is the bare inner training
-    one step runs (T optimizer steps), for baselines and benchmarks.
+    `trainee` is the network a step trains (`autotrain_jax.trainee.Trainee`);
+    `trainee.train(key, params, opt_state, lr, data)` is the bare inner
+    training one step runs (T optimizer steps), for baselines and benchmarks.
     """
 
     def __init__(self, config: EnvConfig, params: EnvParams):
@@ -104,12 +41,7 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         config.check_hidden_widths(params.hidden_widths)
         self.config = config
         self._default_params = params
-        data = params.data
-        self._model = make_model(config, data.num_classes)
-        self._init = make_init_fn(config, data.input_shape, data.num_classes)
-        self._input_shape = data.input_shape
-        self._optimizer = InnerOptimizer(config.optimizer)
-        self.inner_train = make_train_fn(config, self._model, self._optimizer)
+        self.trainee = Trainee(config, params.data)
 
     def __reduce__(self):
         """Pickled and deep-copied as its settings, rebuilt by `__init__` (its
@@ -201,30 +133,9 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
     ) -> tuple[jax.Array, EnvState]:
         """`reset` with explicit `params`: the raw MDP's first state."""
         key_template, key_restart = jax.random.split(key)
-        net, opt_state = self._fresh(key_template)
-        template = EnvState(
-            weights=net,
-            opt_state=opt_state,
-            lr=jnp.float32(0),
-            weight_history=WeightHistory.create(
-                (net, opt_state, jnp.float32(0)), self.config.history
-            ),
-            records=jnp.zeros((self.config.history, self.config.record_size)),
-            score=jnp.float32(0),
-            train_accuracy=jnp.float32(0),
-            holdout_accuracy=jnp.float32(0),
-            time=jnp.int32(0),
-            inner_steps=jnp.int32(0),
-            task=self._sample_task(key_template, params),
-            first_loss=jnp.float32(0),
-            batch_size=jnp.int32(self.config.batch_size),
-            inner_samples=jnp.int32(0),
-            reference=None,
-        )
-        if self.config.reward == "relative":
-            losses = jnp.zeros(self.config.num_losses)
-            reference = Reference(net, opt_state, losses, jnp.float32(0))
-            template = template.replace(reference=reference)
+        net, opt_state = self.trainee.fresh(key_template)
+        task = self._sample_task(key_template, params)
+        template = EnvState.template(net, opt_state, task, self.config)
         state = self._restart(key_restart, template, params)
         return self.get_obs(state), state
 
@@ -256,14 +167,14 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
             state.weight_history.count,
             control.stop,
         )
-        state = self._scale_lr(state, control.lr_factor, params)
-        state = self._scale_batch(state, control.batch_factor)
-        state = self._rewind(state, control.rewind)
+        state = state.replace(lr=actions.scale_lr(state.lr, control.lr_factor, params))
+        state = state.scale_batch(control.batch_factor, self.config.batch_range)
+        state = state.rewind(control.rewind)
         state = self._reinit(key_reinit, state, params, where=reinit)
         outcome = self._train_and_score(key_train, state, params)
         diverged = outcome.diverged & ~control.stop  # a stop step's training is unused
         trained = ~control.stop & ~diverged
-        state = self._commit(state, outcome, where=trained)
+        state = state.commit(outcome, where=trained)
         inner_steps = jnp.where(control.stop, 0, self.config.inner_steps)
         inner_samples = inner_steps * state.batch_size
         state = state.replace(
@@ -271,19 +182,22 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
             inner_steps=state.inner_steps + inner_steps,
             inner_samples=state.inner_samples + inner_samples,
         )
-        state = self._note_first_loss(state, outcome.losses, where=trained)
-        record = self._record(state, outcome.losses, params)
-        state = self._append_record(state, record, where=~control.stop)
+        state = state.note_first_loss(outcome.losses, where=trained)
+        state = state.append_record(
+            outcome.losses, self.config, params.max_loss, ~control.stop
+        )
         if state.reference is not None:
-            state = self._advance_reference(key_train, state, params)
+            reference = state.reference.advance(
+                self.trainee, key_train, state.task, self.config.batch_size, params
+            )
+            state = state.replace(reference=reference)
 
         terminated = control.stop | diverged | (state.time >= state.task.budget)
         cost_steps = inner_samples / self.config.batch_size  # in default batches
-        if self.config.reward == "relative":
-            reward = relative_reward(outcome.losses, state.reference, params, trained)
-            reward -= params.step_cost * cost_steps
-            reference_score = state.reference.score
-            end = params.relative_terminal * jnp.sign(state.score - reference_score)
+        if state.reference is not None:
+            reward, end = state.reference.reward(
+                outcome.losses, state.score, params, trained, cost_steps
+            )
         else:
             reward = shaping_reward(
                 self.config.reward, state.score, prev_score, params, cost_steps
@@ -315,63 +229,8 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         return self.get_obs(state), state, reward.astype(jnp.float32), terminated, info
 
     # -- pieces of the step, each a pure state -> state function ------------------
-    def _fresh(self, key: jax.Array, task: Task | None = None):
-        """New weights (init method drawn uniformly) and optimizer state."""
-        key_method, key_init = jax.random.split(key)
-        method = jax.random.randint(key_method, (), 0, len(INIT_METHODS))
-        net = self._initialise(key_init, method, task)
-        return net, self._optimizer.init(net)
-
     def _sample_task(self, key: jax.Array, params: EnvParams) -> Task:
         return sample_task(key, params, len(self.config.optimizer_names))
-
-    def _initialise(self, key: jax.Array, method: jax.Array, task: Task | None):
-        """Weights by `method`, narrowed to the task's hidden widths if it has them."""
-        net = self._init(key, method)
-        if task is None or task.widths is None:
-            return net
-        input_dim = math.prod(self._input_shape)
-        return mask_widths(net, task.widths, method, input_dim)
-
-    def _scale_lr(self, state: EnvState, factor, params: EnvParams) -> EnvState:
-        lr = jnp.clip(state.lr * factor, params.lr_min, params.lr_max)
-        return state.replace(lr=lr.astype(jnp.float32))
-
-    def _scale_batch(self, state: EnvState, factor) -> EnvState:
-        low, high = self.config.batch_range
-        size = jnp.clip(jnp.round(state.batch_size * factor), low, high)
-        return state.replace(batch_size=size.astype(jnp.int32))
-
-    def _advance_reference(self, key, state: EnvState, params) -> EnvState:
-        """Trains the reference run T steps on the controlled run's minibatches
-        and scores it with the same samples (the same `key`); like the
-        controlled run, it keeps its last finite weights if training diverges."""
-        reference = state.reference
-        run = state.replace(
-            weights=reference.weights,
-            opt_state=reference.opt_state,
-            lr=state.task.initial_lr,
-            batch_size=jnp.int32(self.config.batch_size),
-        )
-        outcome = self._train_and_score(key, run, params)
-        keep = ~outcome.diverged
-        weights = tree_where(
-            keep,
-            (outcome.weights, outcome.opt_state),
-            (reference.weights, reference.opt_state),
-        )
-        losses = finite_losses(outcome.losses, params.max_loss)
-        score = jnp.where(keep, outcome.evaluation.score, reference.score)
-        return state.replace(reference=Reference(*weights, losses, score))
-
-    def _rewind(self, state: EnvState, num: jax.Array) -> EnvState:
-        """Drops the `num` newest snapshots and restores the newest remaining one
-        (weights, optimizer state and the score they had)."""
-        history = state.weight_history.drop(num)
-        net, opt_state, score = history.newest()
-        return state.replace(
-            weights=net, opt_state=opt_state, score=score, weight_history=history
-        )
 
     def _reinit(
         self, key: jax.Array, state: EnvState, params: EnvParams, where=True
@@ -386,111 +245,36 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         """
 
         def draw(key, task, history, params):
-            net, opt_state = self._fresh(key, task)
+            net, opt_state = self.trainee.fresh(key, task)
             keys = jax.random.split(jax.random.fold_in(key, 1), 3)
-            evaluation = self._evaluate(keys, net, task, params)
+            evaluation = self.trainee.evaluate(keys, net, task, params)
             history = history.restart((net, opt_state, evaluation.score))
             return net, opt_state, evaluation, history
 
         current = (
             state.weights,
             state.opt_state,
-            self._measured(state),
+            state.evaluation,
             state.weight_history,
         )
         net, opt_state, evaluation, history = when(
             where, draw, current, key, state.task, state.weight_history, params
         )
-        return self._measure(state, evaluation).replace(
+        return state.measure(evaluation).replace(
             weights=net, opt_state=opt_state, weight_history=history
-        )
-
-    def _evaluate(self, keys, net, task: Task, params: EnvParams) -> Evaluation:
-        """Thresholdout's score of `net` from samples of the task's training
-        subset and of the holdout; `keys`: three keys, one per draw."""
-        key_train_acc, key_holdout_acc, key_score = keys
-        data, size = params.data, self.config.eval_batch_size
-        train_acc = sample_accuracy(
-            key_train_acc, self._model, net, data, "train", task, size
-        )
-        holdout_acc = sample_accuracy(
-            key_holdout_acc, self._model, net, data, "holdout", task, size
-        )
-        score = thresholdout_score(
-            key_score,
-            train_acc,
-            holdout_acc,
-            params.threshold,
-            params.threshold_noise,
-            params.answer_noise,
-        )
-        return Evaluation(train_acc, holdout_acc, score)
-
-    @staticmethod
-    def _measured(state: EnvState) -> Evaluation:
-        return Evaluation(state.train_accuracy, state.holdout_accuracy, state.score)
-
-    @staticmethod
-    def _measure(state: EnvState, evaluation: Evaluation) -> EnvState:
-        return state.replace(
-            train_accuracy=evaluation.train_accuracy,
-            holdout_accuracy=evaluation.holdout_accuracy,
-            score=evaluation.score,
         )
 
     def _train_and_score(self, key, state: EnvState, params: EnvParams) -> Outcome:
         """T inner steps from the state's weights, then Thresholdout."""
-        key_train, *keys_evaluate = jax.random.split(key, 4)
-        net, opt_state, losses = self.inner_train(
-            key_train,
+        return self.trainee.train_and_score(
+            key,
             state.weights,
             state.opt_state,
             state.lr,
-            params.data,
-            state.task,
             state.batch_size,
+            state.task,
+            params,
         )
-        scored = self._optimizer.eval_weights(opt_state, net, state.task.optimizer)
-        evaluation = self._evaluate(keys_evaluate, scored, state.task, params)
-        diverged = ~(jnp.all(jnp.isfinite(losses)) & tree_all_finite(net))
-        return Outcome(net, opt_state, losses, evaluation, diverged)
-
-    def _commit(self, state: EnvState, outcome: Outcome, where) -> EnvState:
-        """If `where`, the trained weights become current and enter the history."""
-        trained = (outcome.weights, outcome.opt_state)
-        net, opt_state = tree_where(where, trained, (state.weights, state.opt_state))
-        snapshot = (*trained, outcome.evaluation.score)
-        evaluation = tree_where(where, outcome.evaluation, self._measured(state))
-        return self._measure(state, evaluation).replace(
-            weights=net,
-            opt_state=opt_state,
-            weight_history=state.weight_history.push(snapshot, where),
-        )
-
-    @staticmethod
-    def _note_first_loss(state: EnvState, losses: jax.Array, where) -> EnvState:
-        """Keeps the episode's first training loss, the scale of `scale_free`."""
-        unset = (state.first_loss == 0) & where
-        return state.replace(first_loss=jnp.where(unset, losses[0], state.first_loss))
-
-    def _record(self, state: EnvState, losses: jax.Array, params: EnvParams):
-        """One observation record (see `observation.record`)."""
-        return record(
-            self.config,
-            losses,
-            lr=state.lr,
-            score=state.score,
-            train_accuracy=state.train_accuracy,
-            progress=state.time / state.task.budget,
-            first_loss=state.first_loss,
-            max_loss=params.max_loss,
-            batch_size=state.batch_size / self.config.batch_size,
-            task=(state.task.budget, state.task.train_size),
-        )
-
-    def _append_record(self, state: EnvState, record: jax.Array, where=True):
-        records = jnp.concatenate([state.records[1:], record[None]])
-        return state.replace(records=jnp.where(where, records, state.records))
 
     def _restart(self, key: jax.Array, state: EnvState, params, where=True):
         """If `where`, a new episode reusing `state`'s buffers: cheap to auto-reset.
@@ -514,11 +298,8 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         if self.config.warm_start:
             state = when(where, self._warm_start, state, key_warm, state, params)
         if state.reference is not None:  # starts where the controlled run starts
-            start = Reference(
-                state.weights,
-                state.opt_state,
-                jnp.zeros(self.config.num_losses),
-                state.score,
+            start = Reference.start(
+                state.weights, state.opt_state, state.score, self.config.num_losses
             )
             reference = tree_where(where, start, state.reference)
             state = state.replace(reference=reference)
@@ -530,18 +311,19 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         def fill(state, inputs):
             key, method = inputs
             key_init, key_train = jax.random.split(key)
-            net = self._initialise(key_init, method, state.task)
-            state = state.replace(weights=net, opt_state=self._optimizer.init(net))
+            net = self.trainee.initialise(key_init, method, state.task)
+            opt_state = self.trainee.optimizer.init(net)
+            state = state.replace(weights=net, opt_state=opt_state)
             outcome = self._train_and_score(key_train, state, params)
-            state = self._commit(state, outcome, where=~outcome.diverged)
+            state = state.commit(outcome, where=~outcome.diverged)
             inner_steps = self.config.inner_steps
             state = state.replace(
                 inner_steps=state.inner_steps + inner_steps,
                 inner_samples=state.inner_samples + inner_steps * state.batch_size,
             )
-            state = self._note_first_loss(state, outcome.losses, ~outcome.diverged)
-            return self._append_record(
-                state, self._record(state, outcome.losses, params)
+            state = state.note_first_loss(outcome.losses, ~outcome.diverged)
+            return state.append_record(
+                outcome.losses, self.config, params.max_loss
             ), None
 
         num = self.config.history - 1
@@ -560,26 +342,6 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         """
         if split not in ("train", "holdout", "test"):
             raise ValueError(f"split must be train, holdout or test, got {split!r}")
-        data, task = params.data, state.task
-        weights = self._optimizer.eval_weights(
-            state.opt_state, state.weights, task.optimizer
+        return self.trainee.accuracy(
+            state.weights, state.opt_state, state.task, params, split, batch_size
         )
-        xs = getattr(data, f"{split}_x")
-        ys = labels(task, data, split, jnp.arange(xs.shape[0]))
-
-        def correct(xy):
-            x, y = xy
-            x = data.normalize(x[None], task.dataset)
-            return accuracy(self._model, weights, x, y[None])
-
-        hits = jax.lax.map(correct, (xs, ys), batch_size=batch_size)
-        subset = split == "train" and params.train_subset_size is not None
-        if data.segments is None and not subset:
-            return hits.mean()
-        start, count = data.segment(split, task.dataset)
-        position = jnp.arange(hits.shape[0]) - start
-        inside = (position >= 0) & (position < count)
-        if subset:  # the window of train_size examples from the offset
-            inside &= (position - task.train_offset) % count < task.train_size
-            count = task.train_size
-        return jnp.sum(jnp.where(inside, hits, 0.0)) / count

@@ -60,8 +60,14 @@ class WeightHistory:
 
     def drop(self, num: jax.Array) -> WeightHistory:
         """Drops the `num` newest entries, keeping at least the oldest one."""
-        num = jnp.clip(num, 0, self.count - 1)
+        num = rewind_depth(num, self.count)
         return self.replace(head=(self.head - num) % self.size, count=self.count - num)
+
+
+def rewind_depth(rewind, count):
+    """How many of `count` entries a rewind of `rewind` drops: never the oldest.
+    The env and `controllers.Steering` both rewind by it (traced or not)."""
+    return jnp.clip(rewind, 0, count - 1)
 
 
 def rewind_reinitialises(

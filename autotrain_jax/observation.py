@@ -58,6 +58,19 @@ def record(
     return jnp.concatenate(features).astype(jnp.float32)
 
 
+def append(records: jax.Array, new: jax.Array, where=True) -> jax.Array:
+    """The observation `(H, record_size)` with `new` as its newest row (if
+    `where`), the oldest dropped."""
+    appended = jnp.concatenate([records[1:], new[None]])
+    return jnp.where(where, appended, records)
+
+
+def first_loss(first: jax.Array, losses: jax.Array, where) -> jax.Array:
+    """The episode's first loss, `scale_free`'s scale: `losses[0]` of the first
+    block that trained (`where`), 0 before it."""
+    return jnp.where((first == 0) & where, losses[0], first)
+
+
 def newest_lr_and_score(
     config: EnvConfig, obs: jax.Array
 ) -> tuple[jax.Array, jax.Array]:

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 from jax._src import core
 
 import autotrain_jax as at
-from autotrain_jax.env import AutoTrainEnv, Evaluation
+from autotrain_jax.trainee import Evaluation
 
 
 def compile_seconds(fn, *args, repeats: int) -> float:
@@ -91,29 +91,31 @@ def main(argv=None) -> None:
     )
     measure("reset", jax.vmap(env.reset, in_axes=(0, None)), keys, params)
     train = jax.vmap(
-        lambda k, s, p: env.inner_train(
+        lambda k, s, p: env.trainee.train(
             k, s.weights, s.opt_state, s.lr, p.data, s.task
         ),
         in_axes=(0, 0, None),
     )
     measure("inner training alone", train, keys, state, params)
     evaluate = jax.vmap(
-        lambda k, s, p: env._evaluate(jax.random.split(k, 3), s.weights, s.task, p),
+        lambda k, s, p: env.trainee.evaluate(
+            jax.random.split(k, 3), s.weights, s.task, p
+        ),
         in_axes=(0, 0, None),
     )
     measure("one Thresholdout evaluation alone", evaluate, keys, state, params)
 
     stubs = {
         "evaluations stubbed": lambda env: setattr(
-            AutoTrainEnv,
-            "_evaluate",
-            lambda self, k, net, task, p: Evaluation(
+            env.trainee,
+            "evaluate",
+            lambda k, net, task, p: Evaluation(
                 *(jax.tree.leaves(net)[0].sum() * 0 + 0.5,) * 3
             ),
         ),
         "inner training stubbed": lambda env: setattr(
-            env,
-            "inner_train",
+            env.trainee,
+            "train",
             lambda k, net, opt, lr, data, task=None, size=None: (
                 jax.tree.map(lambda w: w * lr, net),
                 opt,
@@ -121,13 +123,11 @@ def main(argv=None) -> None:
             ),
         ),
     }
-    original = AutoTrainEnv._evaluate
     for name, stub in stubs.items():
         env, params, keys, state, actions = build()
         stub(env)
         step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
         measure(f"step, {name}", step, keys, state, actions, params)
-        AutoTrainEnv._evaluate = original
     env, params, keys, state, actions = build()
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     report = {

@@ -144,7 +144,7 @@ def bare_rollout(env, num_envs: int, num_steps: int, score: bool = False):
     def train_and_score(key, net, opt_state, lr, task, params):
         key_train, key_train_acc, key_holdout_acc, key_score = jax.random.split(key, 4)
         data = params.data
-        net, opt_state, losses = env.inner_train(
+        net, opt_state, losses = env.trainee.train(
             key_train, net, opt_state, lr, data, task
         )
         answer = jnp.float32(0)

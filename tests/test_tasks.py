@@ -218,15 +218,15 @@ def test_scale_free_observation_and_task_features():
 
 
 def _count_inner_training(env):
-    """Wraps `env.inner_train` to count its runs (a host callback per run)."""
+    """Wraps `env.trainee.train` to count its runs (a host callback per run)."""
     calls = []
-    inner_train = env.inner_train
+    inner_train = env.trainee.train
 
     def counted(*args):
         jax.debug.callback(lambda: calls.append(1))
         return inner_train(*args)
 
-    env.inner_train = counted
+    env.trainee.train = counted
     return calls
 
 
@@ -278,7 +278,7 @@ def test_sampled_widths_make_each_mlp_exactly_that_narrow(optimizer):
         )
         narrow = hidden @ head["kernel"][i][:width] + head["bias"][i]
         one = jax.tree.map(lambda w, i=i: w[i], weights)
-        full = env._model.apply({"params": one}, images)
+        full = env.trainee.model.apply({"params": one}, images)
         np.testing.assert_allclose(full, narrow, rtol=1e-5, atol=1e-5)
 
 

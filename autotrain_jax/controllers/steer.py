@@ -35,9 +35,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from autotrain_jax import actions
-from autotrain_jax.history import rewind_reinitialises
-from autotrain_jax.observation import record
+from autotrain_jax import actions, observation
+from autotrain_jax.history import rewind_depth, rewind_reinitialises
 from autotrain_jax.params import EnvParams
 
 
@@ -109,8 +108,8 @@ def steer(
     def decide(state: SteerState) -> SteerState:
         """Asks the controller; the LR it chose holds for the next block."""
         control = actions.decode(controller.policy(None, state.records), params, config)
-        lr = jnp.clip(state.lr * control.lr_factor, params.lr_min, params.lr_max)
-        return state._replace(lr=lr.astype(jnp.float32), control=control)
+        lr = actions.scale_lr(state.lr, control.lr_factor, params)
+        return state._replace(lr=lr, control=control)
 
     def init_fn(_) -> SteerState:
         zeros = jnp.zeros((config.history, config.record_size), jnp.float32)
@@ -130,10 +129,10 @@ def steer(
     def end_block(state: SteerState) -> SteerState:
         losses = state.loss_sums / every
         # as the env: the first loss of a block that trained finitely
-        unset = (state.first_loss == 0) & jnp.all(jnp.isfinite(losses))
-        first_loss = jnp.where(unset, losses[0], state.first_loss)
+        finite = jnp.all(jnp.isfinite(losses))
+        first_loss = observation.first_loss(state.first_loss, losses, finite)
         time = state.time + 1
-        new = record(
+        new = observation.record(
             config,
             losses,
             lr=state.lr,
@@ -143,10 +142,9 @@ def steer(
             first_loss=first_loss,
             max_loss=params.max_loss,
         )
-        records = jnp.concatenate([state.records[1:], new[None]])
         state = state._replace(
             loss_sums=jnp.zeros_like(state.loss_sums),
-            records=records,
+            records=observation.append(state.records, new),
             time=time,
             first_loss=first_loss,
         )
@@ -184,7 +182,10 @@ class Steering:
     """Applies the decisions of a `steer` transformation that touch the weights:
     rewind (it keeps the last H weights and optimizer states, one per block;
     past the oldest, what the controller's `rewind_past_oldest` says),
-    re-initialise, and stop.
+    re-initialise, and stop. The env applies them as this does
+    (`tests/test_steer.py` runs both side by side), with one difference: the
+    first decision, taken on the all-zero observation before any update, sets
+    the first block's LR only; the loop starts from the weights it was given.
 
     Args:
       controller: the controller `steer` uses.
@@ -268,7 +269,7 @@ def decide_block(snapshots: list, current: Any, control, config) -> BlockDecisio
     reinit = control.reinit | rewind_reinitialises(
         config.rewind_past_oldest, control.rewind, len(snapshots), control.stop
     )
-    rewind = min(int(control.rewind), len(snapshots) - 1)
+    rewind = int(rewind_depth(control.rewind, len(snapshots)))
     restore = None
     if rewind:
         snapshots = snapshots[: len(snapshots) - rewind]
