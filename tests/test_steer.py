@@ -9,6 +9,7 @@ import optax
 import pytest
 from helpers import load_script
 
+import autotrain_jax as at
 from autotrain_jax import actions, controllers
 from autotrain_jax.controllers.steer import Steering, SteerState, steer
 
@@ -206,3 +207,112 @@ def test_non_finite_losses_and_scores_never_reach_the_controller():
     score_column = controller.env_config.num_losses + 1  # after log10 LR
     np.testing.assert_allclose(state.records[:, score_column], [0.5, 0.5, 0.6])
     assert float(state.first_loss) == 2.0  # the first finite block's first loss
+
+
+class _Scripted:
+    """A stand-in controller for `steer` and `Steering`: the decisions come
+    from the test (through each block's `SteerState.control`), not a policy."""
+
+    def __init__(self, env_config):
+        self.env_config = env_config
+
+    def policy(self, key, obs):
+        del key, obs
+        return actions.keep(self.env_config)
+
+
+def _scripted_actions(env, params, rng, num):
+    """`num` random actions of the env's set: the first keeps (a loop starts from
+    the weights it holds, see `Steering`), only the last stops."""
+    space = env.action_space(params)
+    chosen = [actions.keep(env.config)]
+    while len(chosen) < num:
+        action = space.sample(jax.random.key(int(rng.integers(2**31))))
+        if bool(actions.decode(action, params, env.config).stop) == (
+            len(chosen) == num - 1
+        ):
+            chosen.append(action)
+    return chosen
+
+
+@pytest.mark.parametrize(
+    ("action_set", "past_oldest"),
+    [
+        ("full", "oldest"),
+        ("full", "reinit"),
+        ("continuous", "oldest"),
+        ("continuous", "reinit"),
+        ("reduced", "oldest"),
+    ],
+)
+def test_the_env_and_steering_restore_reinit_and_stop_alike(action_set, past_oldest):
+    """One random episode, side by side: the env steps through it, and
+    `Steering` is handed the env's weights after every block with the same
+    decision. The weights Steering goes on from are those the env trained its
+    next block from (the newest in its history but one), and a stop returns
+    the weights the env stopped with. Weights are named by the block they come
+    from (exact: one process, the very arrays), or "fresh" for a re-init."""
+    num = 24
+    env, params = at.make_env(
+        "tiny",
+        action_set=action_set,
+        rewind_past_oldest=past_oldest,
+        max_lr_factor=2.0,
+        lr_max=0.1,
+        max_steps_in_episode=num,
+    )
+    config = env.config
+    chosen = _scripted_actions(env, params, np.random.default_rng(0), num)
+    _, state = env.reset(jax.random.key(0), params)
+    step_env = jax.jit(env.step_env)
+    weights = [state.weights]  # the env's weights after each block, from 0
+
+    def name(tree):
+        for block, w in enumerate(weights):
+            leaves = zip(jax.tree.leaves(tree), jax.tree.leaves(w), strict=True)
+            if all(np.array_equal(a, b) for a, b in leaves):
+                return block
+        return "fresh"
+
+    def history(state):
+        """The env's snapshots, oldest first, by name."""
+        h = jax.device_get(state.weight_history)
+        slots = (h.head - np.arange(h.count)[::-1]) % h.size
+        return [name(jax.tree.map(lambda x, i=i: x[i], h.snapshots[0])) for i in slots]
+
+    controller = _Scripted(config)
+    fresh = jax.tree.map(jnp.zeros_like, state.weights)  # Steering's re-inits
+    optimizer = optax.chain(optax.sgd(1.0), steer(controller, 1.0, budget=num))
+    inner, steer_state = optimizer.init(state.weights)
+    steering = Steering(
+        controller,
+        optimizer,
+        state.weights,
+        (inner, steer_state),
+        init_params=lambda key: fresh,
+    )
+    seen = set()
+    for t, action in enumerate(chosen):
+        obs, state, _, terminated, info = step_env(
+            jax.random.key(t + 1), state, action, params
+        )
+        assert not info["diverged"]
+        control = actions.decode(action, params, config)
+        seen |= {"rewind"} if int(control.rewind) else set()
+        seen |= {"reinit"} if bool(info["reinit"]) else set()
+        seen |= {"past the oldest"} if info["reinit"] & ~control.reinit else set()
+        if t:  # Steering applies decision t at the end of block t - 1
+            opt_state = (inner, steer_state._replace(control=control))
+            for _ in range(config.inner_steps):
+                loop_weights, _, stop = steering.after_step(weights[-1], opt_state)
+            assert stop == bool(control.stop), t
+            if stop:
+                assert name(loop_weights) == name(state.weights), t
+                break
+            assert name(loop_weights) == history(state)[-2], (t, history(state))
+        weights.append(state.weights)
+        assert not terminated
+    assert bool(terminated) and stop
+    expected = {"reinit"} | ({"rewind"} if action_set != "reduced" else set())
+    expected |= {"past the oldest"} if past_oldest == "reinit" else set()
+    assert seen >= expected, seen
