@@ -37,14 +37,17 @@ def test_the_steer_examples_table_is_generated_from_its_json():
 
 
 @pytest.mark.parametrize(
-    ("marker", "committed"),
-    [("main example", "evaluation.json"), ("shipped controller", "shipped.json")],
+    ("page", "marker", "committed"),
+    [
+        ("README.md", "main example", "evaluation.json"),
+        ("docs/controllers.md", "shipped controller", "shipped.json"),
+    ],
 )
-def test_the_readme_shows_the_main_examples_committed_tables(marker, committed):
+def test_the_pages_show_the_main_examples_committed_tables(page, marker, committed):
     path = ROOT / "benchmarks" / "main-example" / committed
     table = report.task_table(report.from_json(path.read_text()))
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split(f"<!-- {marker}: generated from benchmarks/main-example/")[1]
+    text = (ROOT / page).read_text()
+    block = text.split(f"<!-- {marker}: generated from benchmarks/main-example/")[1]
     block = block.split("-->", 1)[1].split(f"<!-- end {marker} -->")[0]
     assert block.strip() == table
 

@@ -168,16 +168,22 @@ def by_initial_lr(results: dict, controller: str, against=None) -> str:
 
 
 def goals(results: dict, controller: str) -> str:
-    """The suite's goals for `controller`, each with what was measured (all
-    initial LRs and tasks, paired; 95% CI over seeds) and whether it is met."""
+    """The suite's goals for `controller` as a table (`goal_rows`)."""
+    rows = [
+        f"| {goal} | {measured} | {'met' if met else 'missed'} |"
+        for goal, measured, met in goal_rows(results, controller)
+    ]
+    return "\n".join(["| goal | measured | |", "|---|---|---|", *rows])
+
+
+def goal_rows(results: dict, controller: str) -> list[tuple[str, str, bool]]:
+    """The suite's goals for `controller`: (goal, what was measured over all
+    initial LRs and tasks, paired, 95% CI over seeds, whether it is met)."""
     cells = list(_cells_at(results, None))
 
     def versus(opponent):
         per_seed = np.mean([diff(rows, controller, opponent) for *_, rows in cells], 0)
         return summarize(100 * per_seed)
-
-    def line(goal, measured, met):
-        return f"| {goal} | {measured} | {'met' if met else 'missed'} |"
 
     prior, cosine = versus("fixed prior"), versus(COSINE)
     free = {o: versus(o) for o in opponents(results) if o in LR_FREE_OPTIMIZERS}
@@ -192,39 +198,35 @@ def goals(results: dict, controller: str) -> str:
         for task, t in results["tasks"].items()
     }
     stretch = [t for t, d in by_task.items() if d["mean"] - d["ci95"] >= 1.0]
-    return "\n".join(
-        [
-            "| goal | measured | |",
-            "|---|---|---|",
-            line(
-                "1. at least +1 pt over the fixed prior",
-                f"{prior['mean']:+.2f} ± {prior['ci95']:.2f} pts",
-                prior["mean"] >= 1,
-            ),
-            line(
-                "2. at least level with the tuned cosine",
-                f"{cosine['mean']:+.2f} ± {cosine['ci95']:.2f} pts",
-                cosine["mean"] >= 0,
-            ),
-            line(
-                "3. at least +0.5 pt over the best LR-free optimizer",
-                f"{free[best_free]['mean']:+.2f} ± {free[best_free]['ci95']:.2f} pts "
-                f"vs {best_free}",
-                free[best_free]["mean"] >= 0.5,
-            ),
-            line(
-                "4. no cell more than 1 pt below the tuned constant",
-                f"worst {100 * worst[0]:+.2f} pts ({worst[1]} @ {worst[2]:g})",
-                worst[0] >= -0.01,
-            ),
-            line(
-                "5. (stretch) +1 pt over the tuned cosine on 2 tasks, CI excluding 0",
-                f"{len(stretch)} task(s): {', '.join(stretch) or 'none'} "
-                "(one PPO seed: no recipe-level CI)",
-                len(stretch) >= 2,
-            ),
-        ]
-    )
+    return [
+        (
+            "1. at least +1 pt over the fixed prior",
+            f"{prior['mean']:+.2f} ± {prior['ci95']:.2f} pts",
+            prior["mean"] >= 1,
+        ),
+        (
+            "2. at least level with the tuned cosine",
+            f"{cosine['mean']:+.2f} ± {cosine['ci95']:.2f} pts",
+            cosine["mean"] >= 0,
+        ),
+        (
+            "3. at least +0.5 pt over the best LR-free optimizer",
+            f"{free[best_free]['mean']:+.2f} ± {free[best_free]['ci95']:.2f} pts "
+            f"vs {best_free}",
+            free[best_free]["mean"] >= 0.5,
+        ),
+        (
+            "4. no cell more than 1 pt below the tuned constant",
+            f"worst {100 * worst[0]:+.2f} pts ({worst[1]} @ {worst[2]:g})",
+            worst[0] >= -0.01,
+        ),
+        (
+            "5. (stretch) +1 pt over the tuned cosine on 2 tasks, CI excluding 0",
+            f"{len(stretch)} task(s): {', '.join(stretch) or 'none'} "
+            "(one PPO seed: no recipe-level CI)",
+            len(stretch) >= 2,
+        ),
+    ]
 
 
 def per_task(results: dict) -> str:
@@ -314,10 +316,11 @@ def markdown(results: dict) -> str:
 
 
 def readme_block(results: dict, controller: str) -> str:
-    """What the README shows between its suite markers, for `controller`: the
-    suite's goals, its standing against every opponent, and its paired
-    differences per initial LR to those it does not beat (points of test
-    accuracy, 95% CI over seeds); the full table is in the suite's page."""
+    """What the README shows between its suite markers, for `controller`: which
+    of the suite's goals it meets, its standing against every opponent, and its
+    paired differences per initial LR to those it does not beat (points of test
+    accuracy, 95% CI over seeds); the goals and full tables are in the suite's
+    page."""
     tasks = list(results["tasks"])
     unbeaten = [
         name
@@ -325,12 +328,14 @@ def readme_block(results: dict, controller: str) -> str:
         if verdict != "above"
         for name in names
     ]
+    rows = goal_rows(results, controller)
+    met = [goal.split(".")[0] for goal, _, ok in rows if ok]
     return "\n".join(
         [
             f"Suite {results['suite']}, {results['seeds']} paired seeds, "
-            f"{len(tasks)} tasks ({', '.join(tasks)}), {controller}:",
-            "",
-            goals(results, controller),
+            f"{len(tasks)} tasks ({', '.join(tasks)}), {controller}: "
+            f"{len(met)} of {len(rows)} goals met ({', '.join(met) or 'none'}; "
+            "each goal and its measure in the suite's page).",
             "",
             standing(results, controller),
             "",
