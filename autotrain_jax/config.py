@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from autotrain_jax.tasks import upper
+
 MODELS = ("mlp", "cnn")
 CLASSIC_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 LR_FREE_OPTIMIZERS = (
@@ -176,8 +178,7 @@ class EnvConfig:
         for layer, (setting, width) in enumerate(
             zip(hidden_widths, self.hidden, strict=True)
         ):
-            high = setting[1] if isinstance(setting, tuple | list) else setting
-            if high > width:
+            if upper(setting) > width:
                 raise ValueError(
                     f"hidden_widths[{layer}] must not exceed hidden[{layer}]="
                     f"{width}, got {setting!r}"

@@ -156,7 +156,7 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
             "train_accuracy", "holdout_accuracy", "inner_steps",
             "total_inner_steps", "batch_size", "inner_samples", "diverged", the
             decoded `Control` fields, and the episode's task ("initial_lr",
-            "budget", "train_size", "dataset").
+            "budget", "train_subset_size", "dataset").
         """
         key_reinit, key_train = jax.random.split(key)
         control = actions.decode(action, params, self.config)
@@ -223,7 +223,7 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
             "reinit": reinit,  # every re-init, the implicit one past the oldest too
             "initial_lr": state.task.initial_lr,
             "budget": state.task.budget,
-            "train_size": state.task.train_size,
+            "train_subset_size": state.task.train_subset_size,
             "dataset": state.task.dataset,
         }
         return self.get_obs(state), state, reward.astype(jnp.float32), terminated, info

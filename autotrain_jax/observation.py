@@ -38,7 +38,7 @@ def record(
       progress: blocks done, including this one, over the budget.
       first_loss: the episode's first loss (0 before it): `scale_free`'s scale.
       batch_size: the block's batch size over the configured one (`self_play`).
-      task: (budget, train_size) of the episode (`observe_task`).
+      task: (budget, train_subset_size) of the episode (`observe_task`).
     """
     losses = finite_losses(losses, max_loss)
     if config.observation == "scale_free":

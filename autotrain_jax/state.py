@@ -125,6 +125,6 @@ class EnvState:
             first_loss=self.first_loss,
             max_loss=max_loss,
             batch_size=self.batch_size / config.batch_size,
-            task=(self.task.budget, self.task.train_size),
+            task=(self.task.budget, self.task.train_subset_size),
         )
         return self.replace(records=observation.append(self.records, new, where))

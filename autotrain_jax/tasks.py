@@ -43,7 +43,7 @@ class Task:
 
     initial_lr: jax.Array  # () float32
     budget: jax.Array  # () int32, env steps this episode may last
-    train_size: jax.Array  # () int32, examples in this episode's training subset
+    train_subset_size: jax.Array  # () int32, examples in the episode's subset
     train_offset: jax.Array  # () int32, first example of the subset in the split
     dataset: jax.Array  # () int32, which dataset of a combined Dataset (else 0)
     widths: jax.Array | None = None  # (L,) int32 MLP hidden widths, if sampled
@@ -104,7 +104,7 @@ def sample_task(key: jax.Array, params, num_optimizers: int = 1) -> Task:
     return Task(
         initial_lr=jnp.asarray(initial_lr, jnp.float32),
         budget=jnp.asarray(budget, jnp.int32),
-        train_size=jnp.asarray(size, jnp.int32),
+        train_subset_size=jnp.asarray(size, jnp.int32),
         train_offset=jnp.asarray(offset, jnp.int32),
         dataset=jnp.asarray(dataset, jnp.int32),
         widths=_sample_widths(jax.random.fold_in(key, 1), params.hidden_widths),
@@ -151,7 +151,7 @@ def train_indices(task: Task, idx: jax.Array, pool, start=0) -> jax.Array:
 def sample_train_indices(key: jax.Array, task: Task, num: int, data) -> jax.Array:
     """`num` examples of the episode's training subset, drawn with replacement."""
     start, pool = data.segment("train", task.dataset)
-    idx = jax.random.randint(key, (num,), 0, task.train_size)
+    idx = jax.random.randint(key, (num,), 0, task.train_subset_size)
     return train_indices(task, idx, pool, start)
 
 

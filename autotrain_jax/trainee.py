@@ -126,7 +126,7 @@ class Trainee:
         start, count = data.segment(split, task.dataset)
         position = jnp.arange(hits.shape[0]) - start
         inside = (position >= 0) & (position < count)
-        if subset:  # the window of train_size examples from the offset
-            inside &= (position - task.train_offset) % count < task.train_size
-            count = task.train_size
+        if subset:  # the window of train_subset_size examples from the offset
+            inside &= (position - task.train_offset) % count < task.train_subset_size
+            count = task.train_subset_size
         return jnp.sum(jnp.where(inside, hits, 0.0)) / count

@@ -200,7 +200,7 @@ def test_a_users_own_data_wins_over_the_training_sizes():
     env, params = controller.make_env(data=loaded.data, initial_lr=1e-2)
     assert params.data is loaded.data and params.train_subset_size is None
     _, state = env.reset(jax.random.key(0), params)
-    assert int(state.task.train_size) == 300  # the whole of the user's split
+    assert int(state.task.train_subset_size) == 300  # the whole of the user's split
 
 
 def test_an_env_of_the_same_shape_but_other_features_is_refused():

@@ -59,7 +59,7 @@ def test_train_size_range_trains_each_episode_on_a_fresh_subset():
     assert params.data.train_y.shape[0] == 500  # the pool: the largest size
     assert params.train_subset_size == (50, 500)
     _, state = _batch_reset(env, params)
-    size = np.asarray(state.task.train_size)
+    size = np.asarray(state.task.train_subset_size)
     assert len(np.unique(size)) >= 32 and size.min() >= 50 and size.max() <= 500
     assert len(np.unique(state.task.train_offset)) >= 32
 
@@ -81,7 +81,7 @@ def test_subset_indices_wrap_around_the_split(tiny):
     task = Task(
         initial_lr=jnp.float32(0.01),
         budget=jnp.int32(8),
-        train_size=jnp.int32(4),
+        train_subset_size=jnp.int32(4),
         train_offset=jnp.int32(pool - 2),
         dataset=jnp.int32(0),
     )
@@ -210,7 +210,7 @@ def test_scale_free_observation_and_task_features():
     relative = np.log(np.asarray(info["losses"], np.float64) / first_loss)
     # float32 log of a ratio vs float64: a few ulp
     np.testing.assert_allclose(record[:k], relative, rtol=1e-5, atol=1e-6)
-    lr, budget, size = (float(info[f]) for f in ("lr", "budget", "train_size"))
+    lr, budget, size = (float(info[f]) for f in ("lr", "budget", "train_subset_size"))
     np.testing.assert_allclose(record[k], np.log10(lr), rtol=1e-6)
     assert record[k + 1] == float(info["score"])
     assert record[k + 3] == pytest.approx(2 / budget)
