@@ -20,6 +20,7 @@ Afterwards `jax.devices()` lists the devices of all processes, and
 from __future__ import annotations
 
 import os
+import socket
 
 import jax
 
@@ -63,6 +64,32 @@ def initialize() -> bool:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator, num_processes, process_id)
     return True
+
+
+def local_environments(num_processes: int) -> list[dict[str, str]]:
+    """The variables that make `num_processes` processes on this host one run.
+
+    Each dict is one process's additions to its environment, process 0 first;
+    the coordinator listens on a free loopback port, as a cluster's hosts
+    would talk over the network (tests and `benchmarks/throughput.py` launch
+    local runs this way).
+
+    Raises:
+      ValueError: if `num_processes` < 1.
+    """
+    if num_processes < 1:
+        raise ValueError(f"num_processes must be >= 1, got {num_processes}")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return [
+        {
+            COORDINATOR: f"127.0.0.1:{port}",
+            NUM_PROCESSES: str(num_processes),
+            PROCESS_ID: str(process_id),
+        }
+        for process_id in range(num_processes)
+    ]
 
 
 def _integer(variable: str) -> int | None:

@@ -25,7 +25,6 @@ import os
 import pathlib
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import jax
 import jax.numpy as jnp
 
 import autotrain_jax as at
+from autotrain_jax import distributed
 from autotrain_jax.agents.ppo import PPOConfig, make_ppo
 from autotrain_jax.models import make_model
 from autotrain_jax.optimizers import InnerOptimizer
@@ -349,17 +349,8 @@ def bench_scaling(preset, num_envs, inner_steps, num_steps, data_dir, kind, coun
             flags = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
             environs = [{**os.environ, "XLA_FLAGS": flags}]
         else:
-            with socket.socket() as sock:  # a free port for the coordinator
-                sock.bind(("127.0.0.1", 0))
-                port = sock.getsockname()[1]
             environs = [
-                {
-                    **os.environ,
-                    "AUTOTRAIN_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
-                    "AUTOTRAIN_NUM_PROCESSES": str(count),
-                    "AUTOTRAIN_PROCESS_ID": str(i),
-                }
-                for i in range(count)
+                os.environ | extra for extra in distributed.local_environments(count)
             ]
         workers = [
             subprocess.Popen(command, env=e, stdout=subprocess.PIPE, text=True)

@@ -12,13 +12,14 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+
+from autotrain_jax import distributed
 
 WORKER = pathlib.Path(__file__).with_name("distributed_worker.py")
 # PPO's losses and the observation statistics are means over the env batch: with
@@ -30,26 +31,16 @@ ENV_TOLERANCE = 1e-5
 TWO_DEVICES = "--xla_force_host_platform_device_count=2"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _launch(out: pathlib.Path, num_processes: int, *flags: str, **extra_env):
     """Starts the worker as `num_processes` processes; returns the Popen objects."""
     out.mkdir(exist_ok=True)
-    port = _free_port()
+    xla_flags = f"{os.environ.get('XLA_FLAGS', '')} {TWO_DEVICES}".strip()
+    joins = distributed.local_environments(num_processes)
     processes = []
-    for process_id in range(num_processes):
-        xla_flags = f"{os.environ.get('XLA_FLAGS', '')} {TWO_DEVICES}".strip()
+    for process_id, join in enumerate(joins):
         environ = {**os.environ, **extra_env, "XLA_FLAGS": xla_flags}
         if num_processes > 1:
-            environ |= {
-                "AUTOTRAIN_COORDINATOR_ADDRESS": f"127.0.0.1:{port}",
-                "AUTOTRAIN_NUM_PROCESSES": str(num_processes),
-                "AUTOTRAIN_PROCESS_ID": str(process_id),
-            }
+            environ |= join
         log = open(out / f"log-{process_id}.txt", "a")  # noqa: SIM115
         command = [sys.executable, str(WORKER), str(out), *flags]
         processes.append(subprocess.Popen(command, env=environ, stdout=log, stderr=log))
@@ -173,8 +164,6 @@ def launches(monkeypatch):
     """The calls `distributed.initialize` makes to jax.distributed.initialize."""
     import jax
 
-    from autotrain_jax import distributed
-
     calls = []
     monkeypatch.setattr(jax.distributed, "initialize", lambda *a: calls.append(a))
     for variable in ("COORDINATOR", "NUM_PROCESSES", "PROCESS_ID", "AUTO"):
@@ -185,8 +174,6 @@ def launches(monkeypatch):
 def test_the_launcher_does_nothing_without_settings_or_with_one_process(
     launches, monkeypatch
 ):
-    from autotrain_jax import distributed
-
     assert distributed.initialize() is False
     monkeypatch.setenv("AUTOTRAIN_NUM_PROCESSES", "1")
     monkeypatch.setenv("AUTOTRAIN_PROCESS_ID", "0")
@@ -197,8 +184,6 @@ def test_the_launcher_does_nothing_without_settings_or_with_one_process(
 def test_the_launcher_passes_the_settings_or_asks_for_auto_detection(
     launches, monkeypatch
 ):
-    from autotrain_jax import distributed
-
     monkeypatch.setenv("AUTOTRAIN_DISTRIBUTED", "auto")
     assert distributed.initialize() is True
     monkeypatch.setenv("AUTOTRAIN_COORDINATOR_ADDRESS", "10.0.0.1:4321")
@@ -221,10 +206,21 @@ def test_the_launcher_passes_the_settings_or_asks_for_auto_detection(
     ],
 )
 def test_the_launcher_names_a_bad_setting(launches, monkeypatch, settings, message):
-    from autotrain_jax import distributed
-
     for variable, value in settings.items():
         monkeypatch.setenv(variable, value)
     with pytest.raises(ValueError, match=message):
         distributed.initialize()
     assert launches == []
+
+
+def test_local_environments_join_processes_to_one_loopback_run(launches, monkeypatch):
+    joins = distributed.local_environments(3)
+    for join in joins:
+        for variable, value in join.items():
+            monkeypatch.setenv(variable, value)
+        assert distributed.initialize() is True
+    address = joins[0]["AUTOTRAIN_COORDINATOR_ADDRESS"]
+    assert address.startswith("127.0.0.1:")
+    assert launches == [(address, 3, 0), (address, 3, 1), (address, 3, 2)]
+    with pytest.raises(ValueError, match="num_processes must be >= 1, got 0"):
+        distributed.local_environments(0)
