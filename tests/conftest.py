@@ -29,6 +29,15 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
+
+# XLA's CPU client runs computations asynchronously by default, and now and
+# then a worker that has run many test files waits forever for a result (a
+# known JAX bug: jax-ml/jax#25861). Twice the wait came at the scale-out page's
+# first computation, right after the controllers page left a PPO run in flight
+# (2026-12-04: in eager vmap(reset); 2026-12-06: a constant's value during
+# jit lowering, the process idle). Computations run inline here instead; set
+# before anything creates the CPU client.
+jax.config.update("jax_cpu_enable_async_dispatch", False)
 from hypothesis import settings  # noqa: E402
 
 # Property tests: 8 derandomized examples by default (~75 s on 2 cores, so CI
