@@ -14,19 +14,39 @@ def when(pred: jax.Array | bool, fn: Callable[..., Any], otherwise: Any, *operan
     """`fn(*operands)` if `pred` else `otherwise`, computing `fn` only when needed.
 
     `jax.lax.cond` with a batched predicate becomes a `select` under `vmap`, so
-    both branches run for every element. `when` batches differently: it runs
-    `vmap(fn)` over the whole batch, inside a real `lax.cond` on *any* element's
-    `pred`, and keeps `otherwise` for the elements without it. That is what an
-    auto-resetting env step needs: fresh weights, warm-up training and their
-    scores cost nothing on the steps (most of them) where no env of the batch
-    resets or re-initialises. Nested `vmap`s nest the rule: the outer `any`
+    both branches run for every element. `when` batches differently: inside a
+    real `lax.cond` on *any* element's `pred`, it gathers the elements whose
+    `pred` holds and runs `vmap(fn)` on them, `chunk_size(batch)` at a time (a
+    loop runs as many chunks as there are asking elements), and keeps
+    `otherwise` for the rest. That is what an auto-resetting env step needs:
+    fresh weights, warm-up training and their scores cost nothing on the steps
+    where no env of the batch resets or re-initialises, and only the asking
+    envs' share on the others (in a batch of 128 envs a few end their episode
+    on nearly every step). Nested `vmap`s nest the rule: the outer `any`
     decides whether the inner one is asked at all.
+
+    Each element's result is a function of its own operands only, whichever
+    elements ask with it; but a gathered chunk is another XLA program than the
+    whole batch, so a batch of another size may round `fn`'s training steps
+    differently in the last bits.
 
     `fn` must take everything it reads that may be batched as `operands` (a
     batching rule cannot see a closure's batch axes); `fn(*operands)` and
     `otherwise` are pytrees of the same structure, shapes and dtypes.
     """
     return _lazy(fn)(jnp.asarray(pred, bool), otherwise, operands)
+
+
+# Under vmap, `fn` runs on the asking elements gathered, an eighth of the batch
+# (at least 8) at a time. Measured on the meta_tiny recipe (128 envs, PPO's
+# first updates, 2-core AVX-512 CPU): 1/8 and 1/16 step 923-951 env steps/s,
+# 1/4 923, the whole batch at once 784-813.
+SHARE = 8
+
+
+def chunk_size(axis_size: int) -> int:
+    """Elements `when` computes `fn` for at once in a batch of `axis_size`."""
+    return min(axis_size, max(8, -(-axis_size // SHARE)))
 
 
 def _lazy(fn: Callable[..., Any]):
@@ -41,9 +61,12 @@ def _lazy(fn: Callable[..., Any]):
         otherwise = jax.tree.map(
             lambda x, b: _batch(x, b, axis_size), otherwise, otherwise_batched
         )
-        in_axes = jax.tree.map(lambda b: 0 if b else None, operands_batched)
+        chunk = chunk_size(axis_size)
 
         def some(pred, otherwise, operands):
+            if chunk < axis_size:
+                return _gathered(fn, operands_batched, chunk, pred, otherwise, operands)
+            in_axes = jax.tree.map(lambda b: 0 if b else None, operands_batched)
             value = jax.vmap(fn, in_axes=in_axes, axis_size=axis_size)(*operands)
             return jax.tree.map(functools.partial(_where, pred), value, otherwise)
 
@@ -51,6 +74,33 @@ def _lazy(fn: Callable[..., Any]):
         return out, jax.tree.map(lambda _: True, out)
 
     return lazy
+
+
+def _gathered(fn, operands_batched, chunk: int, pred, otherwise, operands):
+    """`fn` on the elements where `pred`, `chunk` of them at a time; `otherwise`
+    elsewhere."""
+    size = pred.shape[0]
+    # the asking elements' positions first, then `size` (no element) as padding
+    rows = jnp.nonzero(pred, size=-(-size // chunk) * chunk, fill_value=size)[0]
+    count = jnp.sum(pred)
+    in_axes = jax.tree.map(lambda b: 0 if b else None, operands_batched)
+
+    def one_chunk(carry):
+        start, out = carry
+        taken = jax.lax.dynamic_slice(rows, (start,), (chunk,))
+        inside = jnp.minimum(taken, size - 1)  # padding reads a real element ...
+        args = jax.tree.map(
+            lambda x, b: x[inside] if b else x, operands, operands_batched
+        )
+        value = jax.vmap(fn, in_axes=in_axes)(*args)
+        # ... whose value is then dropped: padding's position is out of bounds
+        out = jax.tree.map(lambda o, v: o.at[taken].set(v, mode="drop"), out, value)
+        return start + chunk, out
+
+    _, out = jax.lax.while_loop(
+        lambda carry: carry[0] < count, one_chunk, (jnp.int32(0), otherwise)
+    )
+    return out
 
 
 def _batch(x, batched: bool, axis_size: int):

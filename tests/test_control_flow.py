@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from autotrain_jax.control_flow import when
+from autotrain_jax.control_flow import chunk_size, when
 
 
 def _counted(calls):
@@ -65,3 +65,28 @@ def test_nested_vmap_asks_the_inner_batch_only_if_the_outer_needs_it():
     assert len(calls) == 1
     np.testing.assert_array_equal(nested(jnp.zeros((2, 3), bool), x), x)
     assert len(calls) == 1
+
+
+def test_a_large_batch_computes_only_the_asking_elements_a_chunk_at_a_time():
+    calls = []
+    fn = _counted(calls)
+    size = 40
+    chunk = chunk_size(size)
+    assert chunk == 8  # a share of the batch, at least 8
+    x = jnp.arange(size, dtype=jnp.float32)
+    # 19 asking elements: 3 chunks; the last element does not ask, so the
+    # padding (which reads it) must leave it alone
+    pred = np.zeros(size, bool)
+    pred[[0, 1, 5, 7, 8, 9, 11, 13, 17, 19, 20, 23, 26, 29, 30, 31, 33, 36, 38]] = True
+
+    @jax.jit
+    def batched(pred):
+        def one(p, x):
+            return when(p, fn, {"value": -x, "none": None}, x, 10.0)
+
+        return jax.vmap(one)(pred, x)["value"]
+
+    np.testing.assert_array_equal(batched(pred), np.where(pred, 2 * x + 10, -x))
+    assert len(calls) == 3  # ceil(19 / 8) chunks of the vmapped branch
+    np.testing.assert_array_equal(batched(np.zeros(size, bool)), -x)
+    assert len(calls) == 3

@@ -1,0 +1,155 @@
+"""How fast a meta-training recipe gathers experience: PPO's seconds per update
+(compile excluded) and the env alone on the recipe's task distribution, with
+`control_flow.when` computing fresh weights for the asking envs only (the
+default share) or for the whole batch at once (share 1, as before).
+
+    python benchmarks/recipe_speed.py                      # ~6 min on 2 CPU cores
+    python benchmarks/recipe_speed.py --out recipe-speed.json  # + .md beside
+
+Every program is compiled first; then `--repeats` rounds time each once in
+turn (`throughput.interleaved`), and medians are reported. PPO runs its first
+`--updates` updates from a fresh agent, whose policy is near uniform: some env
+re-initialises or stops on most steps, as early in a real run. The env alone
+takes uniformly random actions of the recipe's action set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import jax
+
+import autotrain_jax as at
+from autotrain_jax import control_flow
+from autotrain_jax.agents.ppo import PPOConfig, make_train
+from autotrain_jax.experiments import recipes
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from throughput import env_rollout, interleaved, machine  # noqa: E402
+
+RECIPES = {"meta_tiny": recipes.META_TINY, "main": recipes.MAIN}
+STEPS_PER_RUN = 1_024_000  # the meta_tiny recipe's env steps
+
+
+def programs(recipe: dict, updates: int, share: int):
+    """({name: (compiled, args)}, chunk, compile seconds of both): `updates`
+    PPO updates, and as many env steps alone, with `when` gathering `1/share`
+    of the batch (`chunk` envs) at a time."""
+    control_flow.SHARE = share  # read while tracing, below
+    env, params = at.make_env(
+        "tiny",
+        action_set=recipe["action_set"],
+        reward=recipe["reward"],
+        **recipe["env"],
+    )
+    config = PPOConfig(
+        num_envs=recipe["num_envs"], num_steps=recipe["num_steps"], num_updates=updates
+    )
+    key = jax.random.key(0)
+    num_envs = recipe["num_envs"]
+    _, state = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(key, num_envs), params
+    )
+    rollout = env_rollout(env, num_envs, recipe["num_steps"] * updates)
+    start = time.perf_counter()
+    ppo = jax.jit(make_train(config, env)).lower(key, params).compile()
+    alone = jax.jit(rollout).lower(state, key, params).compile()
+    compile_s = time.perf_counter() - start
+    runs = {
+        f"ppo/{share}": (ppo, (key, params)),
+        f"env/{share}": (alone, (state, key, params)),
+    }
+    return runs, control_flow.chunk_size(num_envs), compile_s
+
+
+def measure(args) -> dict:
+    recipe = RECIPES[args.recipe]
+    runs, chunks, compile_s = {}, {}, {}
+    for share in args.shares:
+        compiled, chunks[share], compile_s[share] = programs(
+            recipe, args.updates, share
+        )
+        runs |= compiled
+    seconds = interleaved(runs, args.repeats)
+    steps = recipe["num_envs"] * recipe["num_steps"] * args.updates
+    rows = []
+    for share in args.shares:
+        ppo, env = seconds[f"ppo/{share}"], seconds[f"env/{share}"]
+        rows.append(
+            {
+                "share": share,
+                "chunk": chunks[share],
+                "ppo_env_steps_per_s": steps / ppo,
+                "env_steps_per_s": steps / env,
+                "ppo_over_env": env / ppo,
+                "minutes_per_run": STEPS_PER_RUN / (steps / ppo) / 60,
+                "compile_s": compile_s[share],
+            }
+        )
+    return {
+        "command": "python recipe_speed.py " + " ".join(sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+        "hardware": machine(),
+        "jax": jax.__version__,
+        "recipe": args.recipe,
+        "settings": {
+            k: v for k, v in recipe.items() if k in ("num_envs", "num_steps", "env")
+        },
+        "updates": args.updates,
+        "repeats": args.repeats,
+        "rows": rows,
+    }
+
+
+def markdown(report: dict) -> str:
+    recipe = report["settings"]
+    lines = [
+        f"Hardware: {report['hardware']}; jax {report['jax']}; {report['date']}",
+        f"Command: `{report['command']}`",
+        f"Recipe `{report['recipe']}`: {recipe['num_envs']} envs x "
+        f"{recipe['num_steps']} steps per update; PPO's first {report['updates']} "
+        f"updates, median of {report['repeats']} interleaved rounds. *Share*: "
+        "`when` computes fresh weights for the asking envs, this fraction of the "
+        "batch (*chunk* envs) at a time (1: the whole batch at once).",
+        "",
+        "| share | chunk | PPO env steps/s | env alone steps/s | PPO / env | "
+        "min per 1.024M steps | compile s (both) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in report["rows"]:
+        lines.append(
+            f"| 1/{row['share']} | {row['chunk']} | {row['ppo_env_steps_per_s']:.0f} "
+            f"| {row['env_steps_per_s']:.0f} | {row['ppo_over_env']:.2f} "
+            f"| {row['minutes_per_run']:.1f} | {row['compile_s']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="meta_tiny")
+    parser.add_argument("--updates", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--shares",
+        type=lambda text: [int(s) for s in text.split(",")],
+        default=[1, control_flow.SHARE],
+        help="comma-separated: 1 (the whole batch) and 1/share of it",
+    )
+    parser.add_argument("--out", default=None, help="JSON path; .md written beside")
+    args = parser.parse_args(argv)
+    report = measure(args)
+    text = markdown(report)
+    print(text)
+    if args.out:
+        out = pathlib.Path(args.out)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+        out.with_suffix(".md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
