@@ -3,7 +3,7 @@
 `control_flow.when` computing fresh weights for the asking envs only (the
 default share) or for the whole batch at once (share 1, as before).
 
-    python benchmarks/recipe_speed.py                      # ~6 min on 2 CPU cores
+    python benchmarks/recipe_speed.py                      # ~8 min on 2 CPU cores
     python benchmarks/recipe_speed.py --out recipe-speed.json  # + .md beside
 
 Every program is compiled first; then `--repeats` rounds time each once in
