@@ -38,9 +38,10 @@ def when(pred: jax.Array | bool, fn: Callable[..., Any], otherwise: Any, *operan
 
 
 # Under vmap, `fn` runs on the asking elements gathered, an eighth of the batch
-# (at least 8) at a time. Measured on the meta_tiny recipe (128 envs, PPO's
-# first updates, 2-core AVX-512 CPU): 1/8 and 1/16 step 923-951 env steps/s,
-# 1/4 923, the whole batch at once 784-813.
+# (at least 8) at a time. On the meta_tiny recipe (128 envs) PPO steps 911 env
+# steps/s so against 783 with the whole batch at once
+# (`benchmarks/recipe-speed.md`, 2-core AVX-512 CPU); shares of 1/4 and 1/16
+# were within 3% of 1/8.
 SHARE = 8
 
 
