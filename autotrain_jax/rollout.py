@@ -79,8 +79,3 @@ def rollout(
     carry = (obs, state, policy.init(), jnp.bool_(True))
     (_, state, _, _), log = jax.lax.scan(one_step, carry, keys)
     return log, state
-
-
-def episode_return(log: dict[str, jax.Array]) -> jax.Array:
-    """The summed reward of the episode a `rollout` log records."""
-    return jnp.where(log["alive"], log["reward"], 0.0).sum(0)
