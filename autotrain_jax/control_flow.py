@@ -17,7 +17,7 @@ def when(pred: jax.Array | bool, fn: Callable[..., Any], otherwise: Any, *operan
     both branches run for every element. `when` batches differently: inside a
     real `lax.cond` on *any* element's `pred`, it gathers the elements whose
     `pred` holds and runs `vmap(fn)` on them, `chunk_size(batch)` at a time (a
-    loop runs as many chunks as there are asking elements), and keeps
+    loop runs as many chunks as the asking elements fill), and keeps
     `otherwise` for the rest. That is what an auto-resetting env step needs:
     fresh weights, warm-up training and their scores cost nothing on the steps
     where no env of the batch resets or re-initialises, and only the asking
@@ -39,7 +39,7 @@ def when(pred: jax.Array | bool, fn: Callable[..., Any], otherwise: Any, *operan
 
 # Under vmap, `fn` runs on the asking elements gathered, an eighth of the batch
 # (at least 8) at a time. On the meta_tiny recipe (128 envs) PPO steps 911 env
-# steps/s so against 783 with the whole batch at once
+# steps/s this way against 783 with the whole batch at once
 # (`benchmarks/recipe-speed.md`, 2-core AVX-512 CPU); shares of 1/4 and 1/16
 # were within 3% of 1/8.
 SHARE = 8
