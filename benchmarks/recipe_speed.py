@@ -1,4 +1,4 @@
-"""How fast a meta-training recipe gathers experience: PPO's seconds per update
+"""How fast the meta_tiny recipe gathers experience: PPO's seconds per update
 (compile excluded) and the env alone on the recipe's task distribution, with
 `control_flow.when` computing fresh weights for the asking envs only (the
 default share) or for the whole batch at once (share 1, as before).
@@ -31,8 +31,8 @@ from autotrain_jax.experiments import recipes
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from throughput import env_rollout, interleaved, machine  # noqa: E402
 
-RECIPES = {"meta_tiny": recipes.META_TINY, "main": recipes.MAIN}
-STEPS_PER_RUN = 1_024_000  # the meta_tiny recipe's env steps
+RECIPE = recipes.META_TINY
+RUN_STEPS = RECIPE["num_envs"] * RECIPE["num_steps"] * RECIPE["num_updates"]
 
 
 def programs(recipe: dict, updates: int, share: int):
@@ -67,13 +67,17 @@ def programs(recipe: dict, updates: int, share: int):
 
 
 def measure(args) -> dict:
-    recipe = RECIPES[args.recipe]
+    recipe = RECIPE
     runs, chunks, compile_s = {}, {}, {}
-    for share in args.shares:
-        compiled, chunks[share], compile_s[share] = programs(
-            recipe, args.updates, share
-        )
-        runs |= compiled
+    default_share = control_flow.SHARE
+    try:
+        for share in args.shares:
+            compiled, chunks[share], compile_s[share] = programs(
+                recipe, args.updates, share
+            )
+            runs |= compiled
+    finally:
+        control_flow.SHARE = default_share
     seconds = interleaved(runs, args.repeats)
     steps = recipe["num_envs"] * recipe["num_steps"] * args.updates
     rows = []
@@ -86,7 +90,7 @@ def measure(args) -> dict:
                 "ppo_env_steps_per_s": steps / ppo,
                 "env_steps_per_s": steps / env,
                 "ppo_over_env": env / ppo,
-                "minutes_per_run": STEPS_PER_RUN / (steps / ppo) / 60,
+                "minutes_per_run": RUN_STEPS / (steps / ppo) / 60,
                 "compile_s": compile_s[share],
             }
         )
@@ -95,7 +99,7 @@ def measure(args) -> dict:
         "date": time.strftime("%Y-%m-%d"),
         "hardware": machine(),
         "jax": jax.__version__,
-        "recipe": args.recipe,
+        "recipe": "meta_tiny",
         "settings": {
             k: v for k, v in recipe.items() if k in ("num_envs", "num_steps", "env")
         },
@@ -131,7 +135,6 @@ def markdown(report: dict) -> str:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--recipe", choices=sorted(RECIPES), default="meta_tiny")
     parser.add_argument("--updates", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(

@@ -37,10 +37,8 @@ def _launch(out: pathlib.Path, num_processes: int, *flags: str, **extra_env):
     xla_flags = f"{os.environ.get('XLA_FLAGS', '')} {TWO_DEVICES}".strip()
     joins = distributed.local_environments(num_processes)
     processes = []
-    for process_id, join in enumerate(joins):
-        environ = {**os.environ, **extra_env, "XLA_FLAGS": xla_flags}
-        if num_processes > 1:
-            environ |= join
+    for process_id, join in enumerate(joins):  # one process: no run to join
+        environ = {**os.environ, **extra_env, "XLA_FLAGS": xla_flags, **join}
         log = open(out / f"log-{process_id}.txt", "a")  # noqa: SIM115
         command = [sys.executable, str(WORKER), str(out), *flags]
         processes.append(subprocess.Popen(command, env=environ, stdout=log, stderr=log))
