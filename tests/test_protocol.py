@@ -1,6 +1,7 @@
 """The comparison protocol at toy sizes: its rows, their pairing and compute."""
 
 import copy
+import dataclasses
 import json
 
 import jax
@@ -307,6 +308,8 @@ def test_the_cli_compare_names_bad_input_before_running(monkeypatch):
         cli.run(["compare", "--suite", "v99"])
     with pytest.raises(ValueError, match=r"tasks must be among .* got \['nope'\]"):
         cli.run(["compare", "--suite", "v2", "--tasks", "nope"])
+    with pytest.raises(ValueError, match="--opponents must be a folder holding"):
+        cli.run(["compare", "--opponents", "no-such-run"])
 
 
 def test_a_continued_run_keeps_its_tasks_and_refuses_another_run(
@@ -331,3 +334,27 @@ def test_a_continued_run_keeps_its_tasks_and_refuses_another_run(
     other = {"v0": controllers.load("meta-tiny-v0")}
     with pytest.raises(ValueError, match=r"controllers: \['default'\] -> \['v0'\]"):
         protocol.run_suite(other, protocol.load_suite(path), done=saved)
+
+
+def test_added_controllers_pair_with_the_earlier_opponents(toy_results, tmp_path):
+    """The earlier run's own controller, added again under another label,
+    reproduces its rows exactly: same seeds, data and twin env. The opponents
+    are the earlier run's, and a controller trained on other settings is
+    refused before anything runs."""
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps(TOY))
+    suite = protocol.load_suite(path)
+    default = controllers.load(controllers.DEFAULT)
+    added = protocol.add_controllers({"again": default}, suite, toy_results, default)
+    assert added["priors"] == {"again": toy_results["priors"]["default"]}
+    for lr0, rows in toy_results["tasks"]["toy"]["cells"].items():
+        new = added["tasks"]["toy"]["cells"][lr0]
+        assert list(new) == ["controller again", *rows]
+        for name in ("controller again", "controller default"):
+            np.testing.assert_array_equal(
+                new[name]["test_accuracy"], rows["controller default"]["test_accuracy"]
+            )
+        assert all(new[n] is r for n, r in rows.items() if not n.startswith("fixed"))
+    other = dataclasses.replace(default, settings={**default.settings, "history": 4})
+    with pytest.raises(ValueError, match=r"'other'.* differs .* in \['history'\]"):
+        protocol.add_controllers({"other": other}, suite, toy_results, default)

@@ -9,6 +9,10 @@ committed before anything was evaluated on it) and writes suite.json (every
 seed and grid row) and suite.md after each task. Launched again into the same
 --out, it continues: the tasks already in suite.json are kept, not rerun
 (the suite and the controllers must be the same).
+
+With --opponents FOLDER (an earlier run's), only the controllers' rows run:
+they are paired with that run's opponents, which are reused, not rerun
+(`protocol.add_controllers`): minutes instead of the suite's hour.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ def main(argv=None, prog=None):
     parser.add_argument("--data-dir", default=None, help="folder of the .npz files")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("suite"))
     parser.add_argument(
+        "--opponents",
+        type=pathlib.Path,
+        default=None,
+        help="an earlier run's folder: reuse its opponents, run only the controllers",
+    )
+    parser.add_argument(
         "--no-compile-cache",
         action="store_true",
         help="do not use JAX's persistent compilation cache",
@@ -43,18 +53,34 @@ def main(argv=None, prog=None):
     names = args.controller or [controllers.DEFAULT]
     trained = {pathlib.Path(n).name: controllers.load(n) for n in names}
     tasks = None if args.tasks is None else args.tasks.split(",")
-    saved = args.out / "suite.json"
-    done = report.from_json(saved.read_text()) if saved.exists() else None
-    results = protocol.run_suite(
-        trained,
-        suite,
-        tasks,
-        args.data_dir,
-        on_task=lambda results: report.write(results, args.out),
-        done=done,
-    )
+
+    def write(results):
+        report.write(results, args.out)
+
+    if args.opponents is not None:
+        earlier = _earlier(args.opponents)
+        reference = controllers.load(next(iter(earlier["priors"])))
+        results = protocol.add_controllers(
+            trained, suite, earlier, reference, tasks, args.data_dir, on_task=write
+        )
+    else:
+        saved = args.out / "suite.json"
+        done = report.from_json(saved.read_text()) if saved.exists() else None
+        results = protocol.run_suite(
+            trained, suite, tasks, args.data_dir, on_task=write, done=done
+        )
     print(report.markdown(results))
     return results
+
+
+def _earlier(folder: pathlib.Path) -> dict:
+    """The results in an earlier run's `folder`, or a ValueError naming it."""
+    saved = folder / "suite.json"
+    if not saved.is_file():
+        raise ValueError(
+            f"--opponents must be a folder holding suite.json, got {str(folder)!r}"
+        )
+    return report.from_json(saved.read_text())
 
 
 if __name__ == "__main__":

@@ -71,6 +71,10 @@ class Suite:
     def task_initial_lrs(self, task: str) -> tuple[float, ...]:
         return self.initial_lrs[self.tasks[task]["family"]]
 
+    def keys(self) -> jax.Array:
+        """The paired seeds' keys, one per seed, the same for every row."""
+        return jax.random.split(jax.random.key(self.seed), self.seeds)
+
 
 def load_suite(name: str | pathlib.Path) -> Suite:
     """A shipped suite by name (`suites/{name}.json`) or a JSON file's path.
@@ -277,7 +281,7 @@ def run_suite(
         _check_continues(done, controllers, suite)
         results = {**done, "tasks": dict(done["tasks"])}
     prior_lr = next(iter(results["priors"].values()))["lr"]
-    keys = jax.random.split(jax.random.key(suite.seed), suite.seeds)
+    keys = suite.keys()
     for task in tasks:
         if task in results["tasks"]:
             continue
@@ -293,6 +297,84 @@ def run_suite(
         if on_task is not None:
             on_task(results)
     return results
+
+
+def add_controllers(
+    controllers: Mapping[str, Controller],
+    suite: Suite,
+    earlier: Mapping[str, Any],
+    reference: Controller,
+    tasks=None,
+    data_dir=None,
+    on_task=None,
+) -> dict[str, Any]:
+    """`controllers` on the suite, paired with the opponents of an `earlier`
+    `run_suite` of it, which are reused, not rerun: only the new controllers'
+    rows run, on the same seeds and data, in the twin env of `reference` (the
+    earlier run's first controller, whose settings built its opponents). The
+    results (`run_suite`'s form) hold the new controllers' rows first, then the
+    earlier controllers' and the opponents; the fixed prior is the first new
+    controller's own, its row read from the earlier grid.
+
+    Raises:
+      ValueError: if `earlier` is another suite or seed count, lacks a task,
+        or a controller's twin env differs from the reference's on a task
+        (then its opponents would not be the earlier ones: run the suite).
+    """
+    tasks = list(suite.tasks) if tasks is None else list(tasks)
+    if unknown := sorted(set(tasks) - set(suite.tasks)):
+        raise ValueError(f"tasks must be among {sorted(suite.tasks)}, got {unknown}")
+    settings = {"suite": (earlier["suite"], suite.name)}
+    settings["seeds"] = (earlier["seeds"], suite.seeds)
+    if changed := {k: v for k, v in settings.items() if v[0] != v[1]}:
+        listed = "; ".join(f"{k}: {a!r} != {b!r}" for k, (a, b) in changed.items())
+        raise ValueError(f"the earlier results are another run ({listed})")
+    if missing := sorted(set(tasks) - set(earlier["tasks"])):
+        raise ValueError(f"the earlier results lack the tasks {missing}")
+    for task in tasks:
+        for label, c in controllers.items():
+            if differ := _settings_differences(c, reference, suite.overrides(task)):
+                raise ValueError(
+                    f"controller {label!r}'s env on task {task!r} differs from "
+                    f"the earlier opponents' in {differ}: run the whole suite"
+                )
+    first, controller = next(iter(controllers.items()))
+    prior = fixed_prior(controller, suite.grid)
+    results = {"suite": suite.name, "seeds": suite.seeds, "priors": {first: prior}}
+    results["tasks"] = {}
+    keys = suite.keys()
+    for task in tasks:
+        overrides = suite.overrides(task)
+        env, params = reference.make_env(data_dir=data_dir, **overrides)
+        box, box_params = twin(reference, overrides, params.data)
+        policies = {
+            f"controller {label}": baselines.in_continuous(c.policy, env, box_params)
+            for label, c in controllers.items()
+        }
+        lrs = suite.task_initial_lrs(task)
+        runs = evaluate_lrs(box, box_params, policies, keys, lrs)
+        old = earlier["tasks"][task]
+        grid_prior = _own_compute(old["grid"][prior["lr"]]["constant"])
+        cells = {}
+        for lr0, rows in old["cells"].items():
+            cells[lr0] = {name: _own_compute(row) for name, row in runs[lr0].items()}
+            for name, row in rows.items():
+                if name.startswith(PRIOR):
+                    cells[lr0][f"{PRIOR} ({prior['lr']:g})"] = grid_prior
+                elif name not in cells[lr0]:
+                    cells[lr0][name] = row
+        results["tasks"][task] = {**old, "cells": cells}
+        if on_task is not None:
+            on_task(results)
+    return results
+
+
+def _settings_differences(controller, reference, overrides) -> list[str]:
+    """The make_env settings (and preset) in which the two controllers' twins
+    would differ under `overrides`."""
+    a = {"preset": controller.preset, **controller.task_settings(), **overrides}
+    b = {"preset": reference.preset, **reference.task_settings(), **overrides}
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
 
 def _check_continues(done: Mapping[str, Any], controllers, suite: Suite) -> None:
