@@ -8,7 +8,7 @@ distribution it was trained on (`make_env(augmented=True)`: label noise too, if
 it trained with it; every episode a fresh draw), all on the same seeds, and
 reports mean *holdout* accuracy with paired 95% CIs against the controller as
 trained. The choice reads no test split and no held-out task:
-`benchmarks/heldout.py` measures the chosen variant afterwards.
+the held-out suite (`autotrain-jax compare`) measures the chosen variant afterwards.
 """
 
 from __future__ import annotations

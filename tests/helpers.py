@@ -28,7 +28,7 @@ def checkpointed_run(directory, num_updates: int = 8, num_envs: int = 4):
 
 
 def load_script(relative_path: str):
-    """A script of the repository (e.g. "benchmarks/compare.py") as a module, so
+    """A script of the repository (e.g. "benchmarks/variants.py") as a module, so
     that a test can call its `main` in-process instead of paying a new process's
     imports and compiles."""
     path = ROOT / relative_path
