@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from jax._src import core
 
 import autotrain_jax as at
+from autotrain_jax.experiments.provenance import machine
 from autotrain_jax.trainee import Evaluation
 
 
@@ -61,7 +62,6 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=None, help="JSON path; .md written beside")
     args = parser.parse_args(argv)
-    from throughput import machine  # a sibling script
 
     jax.config.update("jax_enable_compilation_cache", False)
 

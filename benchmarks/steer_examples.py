@@ -14,11 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import platform
-import sys
-import time
 
-import jax
+from autotrain_jax.experiments.provenance import stamp
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = {"optax": "steer_your_training.py", "torch": "steer_pytorch.py"}
@@ -57,14 +54,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default="benchmarks/steer-examples")
     parser.add_argument("--blocks", type=int, default=30)
     args = parser.parse_args(argv)
-    results = {
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, {platform.processor() or 'CPU'}, "
-        f"{__import__('os').cpu_count()} cores",
-        "jax": jax.__version__,
-        "command": " ".join(["python", *sys.argv]),
-        "examples": {},
-    }
+    results = {**stamp(), "examples": {}}
     for example, script in EXAMPLES.items():
         module = _load(script)
         results["examples"][example] = {

@@ -23,8 +23,6 @@ import dataclasses
 import json
 import os
 import pathlib
-import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -36,6 +34,7 @@ import jax.numpy as jnp
 import autotrain_jax as at
 from autotrain_jax import distributed
 from autotrain_jax.agents.ppo import PPOConfig, make_ppo
+from autotrain_jax.experiments.provenance import machine
 from autotrain_jax.models import make_model
 from autotrain_jax.optimizers import InnerOptimizer
 from autotrain_jax.scoring import thresholdout_score
@@ -46,23 +45,6 @@ from autotrain_jax.sharding import (
     replicate,
 )
 from autotrain_jax.training import make_train_fn, sample_accuracy
-
-
-def machine() -> str:
-    """The machine in words, naming the CPU's vector width (XLA's float
-    results and speed differ between AVX2 and AVX-512 machines)."""
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = pathlib.Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        text = cpuinfo.read_text()
-        name = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-        flags = set(re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)[1].split())
-        vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
-        cpu = ", ".join(filter(None, [name and name[1].strip(), vector]))
-    return (
-        f"{cpu}, {os.cpu_count()} cores, backend {jax.default_backend()} "
-        f"({jax.devices()[0].device_kind})"
-    )
 
 
 def compile_program(fn, *args):

@@ -9,8 +9,6 @@ import dataclasses
 import json
 import os
 import pathlib
-import platform
-import sys
 import time
 
 import jax
@@ -23,6 +21,7 @@ from autotrain_jax.agents.ppo import run as ppo_run
 from autotrain_jax.config import LR_FREE_OPTIMIZERS
 from autotrain_jax.episode_log import episode_rows, plot_episode, write_csv
 from autotrain_jax.experiments import protocol, report
+from autotrain_jax.experiments.provenance import stamp
 from autotrain_jax.rollout import rollout
 from autotrain_jax.tasks import max_budget
 
@@ -130,7 +129,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
 
     Returns:
       the evaluation written to evaluation.json: {"cells": {initial LR: {row:
-      per-seed results}}, "tuned_lr", "wall_time_s"}.
+      per-seed results}}, "tuned_lr", "wall_time_s"} and `provenance.stamp()`.
     """
     defaults = {"num_envs": 16, "num_steps": 16, "num_updates": 40, **(defaults or {})}
     args = parse_args(argv, preset, defaults)
@@ -187,7 +186,7 @@ def main(argv=None, preset: str = "mnist-mlp", defaults: dict | None = None) -> 
     log, _ = jax.jit(lambda key, p: rollout(env, p, controller, key, horizon))(
         keys[0], params
     )
-    summary = evaluation | {"wall_time_s": time.time() - started}
+    summary = evaluation | {"wall_time_s": time.time() - started, **stamp()}
     if primary:
         _write_run(out, metrics, trained, log, summary)
         _print_summary(summary, args.eval_seeds, out)
@@ -391,12 +390,9 @@ def _controller(preset, settings, env, config, runner, seed, **provenance):
         agent_params=jax.device_get(runner.agent_params),
         obs_stats=jax.device_get(runner.obs_stats),
         provenance={
-            "command": " ".join(["python", *sys.argv]),
+            **stamp(),
             "env_steps": env_steps,
             "seed": seed,
-            "date": time.strftime("%Y-%m-%d"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-            f"{jax.default_backend()}, jax {jax.__version__}",
             **provenance,
         },
     )
