@@ -345,7 +345,9 @@ def test_added_controllers_pair_with_the_earlier_opponents(toy_results, tmp_path
     path.write_text(json.dumps(TOY))
     suite = protocol.load_suite(path)
     default = controllers.load(controllers.DEFAULT)
-    added = protocol.add_controllers({"again": default}, suite, toy_results, default)
+    rows = protocol.add_controllers({"again": default}, suite, toy_results, default)
+    assert list(rows["tasks"]["toy"]["cells"][0.001]) == ["controller again"]
+    added = protocol.with_opponents(rows, toy_results)
     assert added["priors"] == {"again": toy_results["priors"]["default"]}
     for lr0, rows in toy_results["tasks"]["toy"]["cells"].items():
         new = added["tasks"]["toy"]["cells"][lr0]

@@ -60,9 +60,16 @@ def main(argv=None, prog=None):
     if args.opponents is not None:
         earlier = _earlier(args.opponents)
         reference = controllers.load(next(iter(earlier["priors"])))
-        results = protocol.add_controllers(
-            trained, suite, earlier, reference, tasks, args.data_dir, on_task=write
+        rows = protocol.add_controllers(
+            trained,
+            suite,
+            earlier,
+            reference,
+            tasks,
+            args.data_dir,
+            on_task=lambda rows: write(protocol.with_opponents(rows, earlier)),
         )
+        results = protocol.with_opponents(rows, earlier)
     else:
         saved = args.out / "suite.json"
         done = report.from_json(saved.read_text()) if saved.exists() else None

@@ -311,10 +311,10 @@ def add_controllers(
     """`controllers` on the suite, paired with the opponents of an `earlier`
     `run_suite` of it, which are reused, not rerun: only the new controllers'
     rows run, on the same seeds and data, in the twin env of `reference` (the
-    earlier run's first controller, whose settings built its opponents). The
-    results (`run_suite`'s form) hold the new controllers' rows first, then the
-    earlier controllers' and the opponents; the fixed prior is the first new
-    controller's own, its row read from the earlier grid.
+    earlier run's first controller, whose settings built its opponents).
+    Returns their rows alone, in `run_suite`'s form with the first new
+    controller's own fixed prior; `with_opponents` puts the earlier rows
+    beside them. `on_task(rows)` is called after each task.
 
     Raises:
       ValueError: if `earlier` is another suite or seed count, lacks a task,
@@ -353,19 +353,31 @@ def add_controllers(
         }
         lrs = suite.task_initial_lrs(task)
         runs = evaluate_lrs(box, box_params, policies, keys, lrs)
+        cells = {lr0: {n: _own_compute(r) for n, r in runs[lr0].items()} for lr0 in lrs}
+        results["tasks"][task] = {"cells": cells}
+        if on_task is not None:
+            on_task(results)
+    return results
+
+
+def with_opponents(rows: Mapping[str, Any], earlier: Mapping[str, Any]) -> dict:
+    """`add_controllers`'s `rows` with the `earlier` run's rows beside them, on
+    the tasks `rows` holds: its controllers and opponents, and the fixed prior
+    of `rows` (read from the earlier grid) in place of the earlier one."""
+    prior = next(iter(rows["priors"].values()))["lr"]
+    results = {**rows, "tasks": {}}
+    for task, new in rows["tasks"].items():
         old = earlier["tasks"][task]
-        grid_prior = _own_compute(old["grid"][prior["lr"]]["constant"])
+        grid_prior = _own_compute(old["grid"][prior]["constant"])
         cells = {}
-        for lr0, rows in old["cells"].items():
-            cells[lr0] = {name: _own_compute(row) for name, row in runs[lr0].items()}
-            for name, row in rows.items():
+        for lr0, kept in old["cells"].items():
+            cells[lr0] = dict(new["cells"][lr0])
+            for name, row in kept.items():
                 if name.startswith(PRIOR):
-                    cells[lr0][f"{PRIOR} ({prior['lr']:g})"] = grid_prior
+                    cells[lr0][f"{PRIOR} ({prior:g})"] = grid_prior
                 elif name not in cells[lr0]:
                     cells[lr0][name] = row
         results["tasks"][task] = {**old, "cells": cells}
-        if on_task is not None:
-            on_task(results)
     return results
 
 
