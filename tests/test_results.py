@@ -36,6 +36,14 @@ def test_the_steer_examples_table_is_generated_from_its_json():
     assert (folder / "results.md").read_text() == markdown(results)
 
 
+def test_the_recipe_search_page_is_generated_from_its_screens(suite_v2):
+    from helpers import load_script
+
+    page = load_script("benchmarks/recipe_search.py").page
+    committed = ROOT / "benchmarks" / "recipe-search" / "README.md"
+    assert committed.read_text() == page(suite_v2)
+
+
 @pytest.mark.parametrize(
     ("page", "marker", "committed"),
     [
