@@ -1,6 +1,6 @@
 """Meta-train a controller on a distribution of cheap tasks, then evaluate it.
 
-    python examples/meta_train.py --out runs/meta-1m     # 1.02M env steps, 18-58 min
+    python examples/meta_train.py --out runs/meta-1m     # 1.02M env steps
     python examples/meta_train.py --num-updates 25 --checkpoint-every 5 \
         --out runs/meta-100k                                # 102k
     python examples/meta_train.py --num-updates 3 --checkpoint-every 1 \

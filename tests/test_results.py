@@ -25,6 +25,12 @@ def test_the_readme_shows_the_generated_suite_block(suite_v2):
     assert readme.read_text() == report.update_readme(readme, suite_v2, controller)
 
 
+def test_the_readme_wall_times_are_generated_from_the_committed_runs():
+    readme = ROOT / "README.md"
+    assert readme.read_text() == report.update_wall_times(readme)
+    assert "`examples/meta_train.py` 18.3 min" in report.wall_times(ROOT)
+
+
 def test_the_steer_examples_table_is_generated_from_its_json():
     import json
 

@@ -391,6 +391,43 @@ def update_readme(readme: pathlib.Path, results: dict, controller: str) -> str:
     return f"{head}{begin}\n{readme_block(results, controller)}\n{end}{tail}"
 
 
+# The README's wall times: each main command and the folder of its committed
+# runs' evaluation.json files (those holding `wall_time_s`).
+WALL_TIMES = {
+    "examples/ppo_mnist.py": "benchmarks/main-example",
+    "examples/meta_train.py": "benchmarks/meta-train",
+}
+
+
+def wall_times(root: pathlib.Path) -> str:
+    """One sentence: each main command's wall time over its committed runs
+    (`WALL_TIMES`), the fastest to the slowest, and the files behind them."""
+    said = []
+    for command, folder in WALL_TIMES.items():
+        runs = {
+            path.name: json.loads(path.read_text()).get("wall_time_s")
+            for path in sorted((root / folder).glob("*.json"))
+        }
+        runs = {name: seconds for name, seconds in runs.items() if seconds}
+        low, high = min(runs.values()) / 60, max(runs.values()) / 60
+        span = f"{low:.1f} min" if len(runs) == 1 else f"{low:.1f}-{high:.1f} min"
+        said.append(f"`{command}` {span} (`{folder}/`: {', '.join(runs)})")
+    return (
+        "Wall times of the committed runs on 2-core CPUs, evaluation included: "
+        + "; ".join(said)
+        + "."
+    )
+
+
+def update_wall_times(readme: pathlib.Path) -> str:
+    """`readme`'s text with the block between its wall-time markers regenerated
+    from the committed runs beside it."""
+    begin, end = "<!-- wall times: begin -->", "<!-- wall times: end -->"
+    head, rest = readme.read_text().split(begin)
+    _, tail = rest.split(end)
+    return f"{head}{begin}\n{wall_times(readme.parent)}\n{end}{tail}"
+
+
 def write(results: dict, out: pathlib.Path) -> None:
     """suite.json (every seed, every grid row) and suite.md into `out`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -412,6 +449,7 @@ def main(argv=None) -> None:
     if args.readme is not None:
         controller = controller_rows(results)[0]
         args.readme.write_text(update_readme(args.readme, results, controller))
+        args.readme.write_text(update_wall_times(args.readme))
 
 
 if __name__ == "__main__":
