@@ -89,6 +89,11 @@ class EnvConfig:
         episode's task (see `autotrain_jax.tasks`) to every record. Under the
         `self_play` action set every record also holds log2(batch size /
         batch_size), before the task features.
+      observe_update: append log10 of the block's relative weight change,
+        |w_after - w_before| / |w_before| (0 when the block diverged: shown
+        as -8), to every record: how far the step moved the weights,
+        whatever the optimizer and its LR scale (the quantity DoG-style
+        LR-free optimizers measure).
       rewind_past_oldest: what a rewind past the oldest saved weights does:
         `oldest` restores the oldest entry, `reinit` re-initialises (the prototype).
       warm_start: fill the history at reset with H - 1 records, each from a fresh
@@ -111,6 +116,7 @@ class EnvConfig:
     rewind_past_oldest: str = "oldest"
     warm_start: bool = False
     observe_task: bool = False
+    observe_update: bool = False
 
     def __post_init__(self):
         _check_choice("model", self.model, MODELS)
@@ -140,7 +146,7 @@ class EnvConfig:
                 f"inner_steps (T={self.inner_steps}) must be a multiple of "
                 f"loss_every (S={self.loss_every})"
             )
-        for field in ("warm_start", "observe_task"):
+        for field in ("warm_start", "observe_task", "observe_update"):
             if not isinstance(getattr(self, field), bool):
                 raise ValueError(
                     f"{field} must be a bool, got {getattr(self, field)!r}"
@@ -199,4 +205,5 @@ class EnvConfig:
         """Features per observation record."""
         extra = {"original": 2, "extended": 5, "scale_free": 4}[self.observation]
         batch = 1 if self.action_set == "self_play" else 0  # log2 batch-size ratio
-        return self.num_losses + extra + batch + (2 if self.observe_task else 0)
+        task = 2 if self.observe_task else 0
+        return self.num_losses + extra + batch + task + int(self.observe_update)

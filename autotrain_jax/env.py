@@ -7,7 +7,7 @@ import jax.numpy as jnp
 from gymnax.environments import environment, spaces
 from optax.tree_utils import tree_where
 
-from autotrain_jax import actions
+from autotrain_jax import actions, observation
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.control_flow import when
 from autotrain_jax.history import rewind_reinitialises
@@ -174,6 +174,7 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         outcome = self._train_and_score(key_train, state, params)
         diverged = outcome.diverged & ~control.stop  # a stop step's training is unused
         trained = ~control.stop & ~diverged
+        update = self._update_size(state.weights, outcome.weights, trained)
         state = state.commit(outcome, where=trained)
         inner_steps = jnp.where(control.stop, 0, self.config.inner_steps)
         inner_samples = inner_steps * state.batch_size
@@ -184,7 +185,7 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         )
         state = state.note_first_loss(outcome.losses, where=trained)
         state = state.append_record(
-            outcome.losses, self.config, params.max_loss, ~control.stop
+            outcome.losses, self.config, params.max_loss, ~control.stop, update
         )
         if state.reference is not None:
             reference = state.reference.advance(
@@ -305,6 +306,13 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
             state = state.replace(reference=reference)
         return state
 
+    def _update_size(self, before, after, trained) -> jax.Array:
+        """The block's relative weight change if it trained, else 0; computed
+        only where a record shows it (`observe_update`)."""
+        if not self.config.observe_update:
+            return jnp.float32(0.0)
+        return jnp.where(trained, observation.relative_change(before, after), 0.0)
+
     def _warm_start(self, key: jax.Array, state: EnvState, params) -> EnvState:
         """H - 1 records, each from a fresh init (methods in turn) trained T steps."""
 
@@ -315,6 +323,7 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
             opt_state = self.trainee.optimizer.init(net)
             state = state.replace(weights=net, opt_state=opt_state)
             outcome = self._train_and_score(key_train, state, params)
+            update = self._update_size(net, outcome.weights, ~outcome.diverged)
             state = state.commit(outcome, where=~outcome.diverged)
             inner_steps = self.config.inner_steps
             state = state.replace(
@@ -323,7 +332,7 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
             )
             state = state.note_first_loss(outcome.losses, ~outcome.diverged)
             return state.append_record(
-                outcome.losses, self.config, params.max_loss
+                outcome.losses, self.config, params.max_loss, update=update
             ), None
 
         num = self.config.history - 1

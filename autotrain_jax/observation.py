@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from autotrain_jax.config import EnvConfig
 from autotrain_jax.scoring import finite_losses
@@ -25,6 +26,7 @@ def record(
     max_loss: float,
     batch_size: jax.Array | None = None,
     task: tuple[jax.Array, jax.Array] | None = None,
+    update: jax.Array | None = None,
 ) -> jax.Array:
     """One record, shape `(config.record_size,)` float32 (see
     `EnvConfig.observation`).
@@ -39,6 +41,7 @@ def record(
       first_loss: the episode's first loss (0 before it): `scale_free`'s scale.
       batch_size: the block's batch size over the configured one (`self_play`).
       task: (budget, train_subset_size) of the episode (`observe_task`).
+      update: the block's relative weight change (`observe_update`).
     """
     losses = finite_losses(losses, max_loss)
     if config.observation == "scale_free":
@@ -55,7 +58,17 @@ def record(
         features.append(jnp.log2(batch_size)[None])
     if config.observe_task:
         features.append(jnp.log10(jnp.stack(task).astype(jnp.float32)))
+    if config.observe_update:
+        features.append(jnp.clip(jnp.log10(jnp.maximum(update, 1e-8)), -8.0, 2.0)[None])
     return jnp.concatenate(features).astype(jnp.float32)
+
+
+def relative_change(before, after) -> jax.Array:
+    """|after - before| / |before| over two weight pytrees (global L2 norms);
+    0 if it is not finite."""
+    moved = optax.tree_utils.tree_norm(jax.tree.map(jnp.subtract, after, before))
+    change = moved / jnp.maximum(optax.tree_utils.tree_norm(before), 1e-12)
+    return jnp.where(jnp.isfinite(change), change, 0.0)
 
 
 def append(records: jax.Array, new: jax.Array, where=True) -> jax.Array:

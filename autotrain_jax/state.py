@@ -112,9 +112,10 @@ class EnvState:
         )
 
     def append_record(
-        self, losses, config: EnvConfig, max_loss: float, where=True
+        self, losses, config: EnvConfig, max_loss: float, where=True, update=0.0
     ) -> EnvState:
-        """The step's observation record (`observation.record`) joins the last H."""
+        """The step's observation record (`observation.record`) joins the last H;
+        `update` is the block's relative weight change."""
         new = observation.record(
             config,
             losses,
@@ -126,5 +127,6 @@ class EnvState:
             max_loss=max_loss,
             batch_size=self.batch_size / config.batch_size,
             task=(self.task.budget, self.task.train_subset_size),
+            update=update,
         )
         return self.replace(records=observation.append(self.records, new, where))

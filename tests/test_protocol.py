@@ -357,6 +357,35 @@ def test_added_controllers_pair_with_the_earlier_opponents(toy_results, tmp_path
                 new[name]["test_accuracy"], rows["controller default"]["test_accuracy"]
             )
         assert all(new[n] is r for n, r in rows.items() if not n.startswith("fixed"))
-    other = dataclasses.replace(default, settings={**default.settings, "history": 4})
+    other = {**default.settings, "history": 4, "observe_update": True}
+    other = dataclasses.replace(default, settings=other)
     with pytest.raises(ValueError, match=r"'other'.* differs .* in \['history'\]"):
         protocol.add_controllers({"other": other}, suite, toy_results, default)
+
+
+@pytest.mark.parametrize(
+    "seen",
+    [{"observe_update": True}, {"observe_task": True}, {"observation": "original"}],
+)
+def test_settings_that_change_only_what_the_agent_sees_leave_every_row_as_it_was(
+    seen,
+):
+    """Why `add_controllers` pairs a controller with other `OBSERVATION_ONLY`
+    settings with the earlier opponents: the same rows, exactly, in its twin."""
+    assert set(seen) <= set(protocol.OBSERVATION_ONLY)
+    box = {"action_set": "continuous", "max_lr_factor": 10.0, "max_steps_in_episode": 4}
+    keys = jax.random.split(jax.random.key(0), 2)
+    rows = []
+    base = {"observation": "scale_free"}
+    for settings in (base, base | seen):
+        env, params = at.make_env("tiny", **box, **settings)
+        policies = {
+            "keep": baselines.keep(env, params),
+            "plateau": baselines.reduce_on_plateau(env, params),  # reads the score
+        }
+        rows.append(evaluate_lrs(env, params, policies, keys, (0.01, 0.3)))
+    for lr0 in (0.01, 0.3):
+        for name in ("keep", "plateau"):
+            np.testing.assert_array_equal(
+                rows[0][lr0][name]["test_accuracy"], rows[1][lr0][name]["test_accuracy"]
+            )

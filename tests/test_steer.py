@@ -176,6 +176,12 @@ def test_steer_refuses_what_a_training_loop_cannot_observe(shipped):
     )
     with pytest.raises(ValueError, match="action_set"):
         steer(self_play, 0.1, budget=10)
+    seeing = dataclasses.replace(
+        shipped,
+        env_config=dataclasses.replace(shipped.env_config, observe_update=True),
+    )
+    with pytest.raises(ValueError, match="observe_update=True"):
+        steer(seeing, 0.1, budget=10)
     with pytest.raises(ValueError, match="budget"):
         steer(shipped, 0.1, budget=0)
     with pytest.raises(ValueError, match="steer"):

@@ -217,6 +217,27 @@ def test_scale_free_observation_and_task_features():
     np.testing.assert_allclose(record[k + 4 :], np.log10([budget, size]), rtol=1e-6)
 
 
+def test_the_update_feature_is_the_blocks_relative_weight_change():
+    """`observe_update`: log10 |w_after - w_before| / |w_before| of the block,
+    computed here in float64 from the weights."""
+    env, params = at.make_env(
+        "tiny", observation="scale_free", observe_update=True, action_set="reduced"
+    )
+    assert env.config.record_size == env.config.num_losses + 5
+    _, state = env.reset(jax.random.key(0), params)
+    step = jax.jit(env.step_env)
+    obs, after, *_ = step(jax.random.key(1), state, actions.keep(env.config), params)
+    leaves = [
+        (np.asarray(a, np.float64), np.asarray(b, np.float64))
+        for a, b in zip(
+            jax.tree.leaves(state.weights), jax.tree.leaves(after.weights), strict=True
+        )
+    ]
+    moved = np.sqrt(sum(np.sum((b - a) ** 2) for a, b in leaves))
+    size = np.sqrt(sum(np.sum(a**2) for a, _ in leaves))
+    np.testing.assert_allclose(obs[-1, -1], np.log10(moved / size), rtol=1e-4)
+
+
 def _count_inner_training(env):
     """Wraps `env.trainee.train` to count its runs (a host callback per run)."""
     calls = []

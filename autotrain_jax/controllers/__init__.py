@@ -127,6 +127,7 @@ class Controller:
             "inner_steps",
             "loss_every",
             "observe_task",
+            "observe_update",
             "record_size",
             "action_set",
         )

@@ -83,16 +83,17 @@ def steer(
       lr_max: the highest LR (default: the env's, 1).
 
     Raises:
-      ValueError: for a controller whose observation needs what a training loop
-        does not have (the `self_play` batch size, `observe_task`), or bad
-        `initial_lr` / `budget`.
+      ValueError: for a controller whose observation needs what steer does
+        not compute (the `self_play` batch size, `observe_task`,
+        `observe_update`), or bad `initial_lr` / `budget`.
     """
     config = controller.env_config
-    if config.action_set == "self_play" or config.observe_task:
+    if config.action_set == "self_play" or config.observe_task or config.observe_update:
         raise ValueError(
             "steer supports controllers with action_set in ('full', 'reduced', "
-            f"'continuous') and observe_task=False, got {config.action_set!r}, "
-            f"observe_task={config.observe_task}"
+            "'continuous'), observe_task=False and observe_update=False, got "
+            f"{config.action_set!r}, observe_task={config.observe_task}, "
+            f"observe_update={config.observe_update}"
         )
     if not initial_lr > 0 or not int(budget) >= 1:
         raise ValueError(

@@ -48,6 +48,10 @@ ROWS = (UNTUNED, PRIOR, TUNED, COSINE, PBT, EARLY_STOPPING, PLATEAU)  # + LR-fre
 EVAL_LRS = (1e-4, 1e-2, 1.0)
 EVAL_GRID = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 EVAL_ROWS = (TUNED, "cocob")
+# Settings that change only what the agent sees, never the training or its
+# random streams: controllers that differ from the opponents' in these alone
+# still pair with them (`add_controllers`).
+OBSERVATION_ONLY = ("observation", "observe_task", "observe_update")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,7 +315,8 @@ def add_controllers(
     """`controllers` on the suite, paired with the opponents of an `earlier`
     `run_suite` of it, which are reused, not rerun: only the new controllers'
     rows run, on the same seeds and data, in the twin env of `reference` (the
-    earlier run's first controller, whose settings built its opponents).
+    earlier run's first controller, whose settings built its opponents), with
+    each controller's own `OBSERVATION_ONLY` settings.
     Returns their rows alone, in `run_suite`'s form with the first new
     controller's own fixed prior; `with_opponents` puts the earlier rows
     beside them. `on_task(rows)` is called after each task.
@@ -345,15 +350,17 @@ def add_controllers(
     keys = suite.keys()
     for task in tasks:
         overrides = suite.overrides(task)
-        env, params = reference.make_env(data_dir=data_dir, **overrides)
-        box, box_params = twin(reference, overrides, params.data)
-        policies = {
-            f"controller {label}": baselines.in_continuous(c.policy, env, box_params)
-            for label, c in controllers.items()
-        }
+        _, params = reference.make_env(data_dir=data_dir, **overrides)
         lrs = suite.task_initial_lrs(task)
-        runs = evaluate_lrs(box, box_params, policies, keys, lrs)
-        cells = {lr0: {n: _own_compute(r) for n, r in runs[lr0].items()} for lr0 in lrs}
+        cells = {lr0: {} for lr0 in lrs}
+        for label, c in controllers.items():  # each in its own twin: what it sees
+            env, _ = c.make_env(data=params.data, **overrides)
+            box, box_params = twin(c, overrides, params.data)
+            policy = baselines.in_continuous(c.policy, env, box_params)
+            row = f"controller {label}"
+            runs = evaluate_lrs(box, box_params, {row: policy}, keys, lrs)
+            for lr0 in lrs:
+                cells[lr0][row] = _own_compute(runs[lr0][row])
         results["tasks"][task] = {"cells": cells}
         if on_task is not None:
             on_task(results)
@@ -383,10 +390,11 @@ def with_opponents(rows: Mapping[str, Any], earlier: Mapping[str, Any]) -> dict:
 
 def _settings_differences(controller, reference, overrides) -> list[str]:
     """The make_env settings (and preset) in which the two controllers' twins
-    would differ under `overrides`."""
+    would differ under `overrides`, beyond what the agent sees."""
     a = {"preset": controller.preset, **controller.task_settings(), **overrides}
     b = {"preset": reference.preset, **reference.task_settings(), **overrides}
-    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    keys = (a.keys() | b.keys()) - set(OBSERVATION_ONLY)
+    return sorted(k for k in keys if a.get(k) != b.get(k))
 
 
 def _check_continues(done: Mapping[str, Any], controllers, suite: Suite) -> None:
