@@ -43,19 +43,31 @@ def envs() -> str:
 
 
 def evaluate(
-    controller: str, seeds: int, overrides: dict, data_dir=None, lrs=None, rows=None
+    controller: str,
+    seeds: int,
+    overrides: dict,
+    data_dir=None,
+    lrs=None,
+    rows=None,
+    update: int | None = None,
 ) -> dict:
-    """A controller (a shipped name or a run folder) on the task distribution
-    it was trained on, with `overrides`, from each initial LR of `lrs`, on
-    `seeds` paired seeds, against the untuned constant and the `rows`
-    opponents: the main example's evaluation (`protocol.from_initial_lrs`,
-    whose defaults stand in for None). Returns {"cells", "tuned_lr"}."""
+    """A controller (a shipped name or a run folder; with `update`, the run's
+    checkpoint after that many updates) on the task distribution it was
+    trained on, with `overrides`, from each initial LR of `lrs`, on `seeds`
+    paired seeds, against the untuned constant and the `rows` opponents: the
+    main example's evaluation (`protocol.from_initial_lrs`, whose defaults
+    stand in for None). Returns {"cells", "tuned_lr"}."""
     from autotrain_jax import controllers
-    from autotrain_jax.experiments import protocol
+    from autotrain_jax.experiments import protocol, train
 
+    trained = (
+        controllers.load(controller)
+        if update is None
+        else train.checkpoint_controller(controller, update)
+    )
     options = {"initial_lrs": lrs, "rows": rows}
     return protocol.from_initial_lrs(
-        {controller: controllers.load(controller)},
+        {controller: trained},
         jax.random.split(jax.random.key(2024), seeds),
         overrides=overrides,
         data_dir=data_dir,
@@ -85,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("controller", help="a shipped controller's name or a run folder")
     ev.add_argument("--seeds", type=int, default=8)
+    ev.add_argument(
+        "--update",
+        type=int,
+        default=None,
+        help="with a run folder: its checkpoint after this many updates",
+    )
     ev.add_argument("--lrs", type=parse_lrs, default=None, help="initial LRs (a,b,...)")
     ev.add_argument(
         "--rows",
@@ -158,6 +176,7 @@ def run(argv: list[str]) -> dict | None:
             args.data_dir,
             lrs=args.lrs,
             rows=args.rows,
+            update=args.update,
         )
         print(report.to_json(results) if args.json else report.task_table(results))
         return results

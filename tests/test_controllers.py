@@ -86,6 +86,11 @@ def test_a_checkpoint_gives_the_controller_of_that_update(tiny_ppo_run):
         np.testing.assert_array_equal(a, b)
     moved = zip(weights[0], weights[2], strict=True)
     assert any(not np.array_equal(a, b) for a, b in moved)
+    kept = r"one of the checkpoints kept .* \[1, 2\], got 7"
+    with pytest.raises(ValueError, match=kept):
+        checkpoint_controller(out, update=7)
+    with pytest.raises(ValueError, match=kept):  # the command line's door
+        cli.run(["evaluate", str(out), "--update", "7"])
 
 
 @pytest.mark.parametrize("initial_lr", [1e-4, 1.0])

@@ -402,17 +402,27 @@ def checkpoint_controller(
     run_dir: str | os.PathLike, update: int | None = None
 ) -> controllers.Controller:
     """The controller in a run's checkpoint after `update` updates (default: the
-    newest), e.g. to study a run part-way. `run_dir` is a training run's --out,
-    run with --checkpoint-every."""
+    newest), e.g. to study a run part-way (`autotrain-jax evaluate RUN
+    --update N`). `run_dir` is a training run's --out, run with
+    --checkpoint-every; the run keeps its two newest checkpoints.
+
+    Raises:
+      ValueError: naming the kept checkpoints, if `update` is not one of them.
+    """
     run_dir = pathlib.Path(run_dir)
+    checkpoints = ppo_run.Checkpoints(run_dir / "checkpoints")
+    update = checkpoints.latest() if update is None else update
+    if update not in checkpoints.steps():
+        raise ValueError(
+            f"update must be one of the checkpoints kept in {str(run_dir)!r}, "
+            f"{list(checkpoints.steps())}, got {update!r}"
+        )
     saved = json.loads((run_dir / "config.json").read_text())
     args = saved["args"]
     settings = {"action_set": args["action_set"], "reward": args["reward"]}
     settings |= controllers.as_settings(saved["make_env"])
     env, params = at.make_env(saved["preset"], data_dir=args["data_dir"], **settings)
     config = PPOConfig(**controllers.as_settings(saved["ppo"]))
-    checkpoints = ppo_run.Checkpoints(run_dir / "checkpoints")
-    update = checkpoints.latest() if update is None else update
     template = jax.jit(make_ppo(config, env).init)(jax.random.key(0), params)
     runner, _ = checkpoints.restore(update, template)
     return _controller(

@@ -101,6 +101,10 @@ class Checkpoints:
         """The newest complete checkpoint's update count, None if none."""
         return self._manager.latest_step()
 
+    def steps(self) -> tuple[int, ...]:
+        """The update counts of the complete checkpoints kept, oldest first."""
+        return tuple(sorted(self._manager.all_steps()))
+
     def save(self, step: int, runner: RunnerState, rows: list[dict]) -> None:
         """Writes the runner and the metric rows as checkpoint `step`, blocking."""
         args = self._ocp.args
