@@ -21,7 +21,10 @@ import argparse
 import json
 import pathlib
 
+import numpy as np
+
 from autotrain_jax import controllers
+from autotrain_jax.evaluation import summarize
 from autotrain_jax.experiments import protocol, recipes, report
 from autotrain_jax.experiments.provenance import stamp
 
@@ -55,6 +58,21 @@ def screen(run: pathlib.Path, data_dir, earlier: dict) -> dict:
     }
 
 
+def screens(earlier: dict) -> list[tuple[str, dict, dict]]:
+    """(name, saved screen, results with the opponents) of each saved screen,
+    by recipe, then PPO seed."""
+    out = []
+    for path in OUT.glob("*.json"):
+        saved = json.loads(path.read_text())
+        rows = report.from_json(json.dumps(saved["rows"]))
+        out.append((path.stem, saved, protocol.with_opponents(rows, earlier)))
+    return sorted(out, key=lambda s: (_recipe(s[1]), s[1]["ppo_seed"]))
+
+
+def _recipe(saved: dict) -> str:
+    return ", ".join(f"`{k}={v}`" for k, v in saved["recipe"].items())
+
+
 def table(earlier: dict) -> str:
     """Every saved screen and the shipped controller against the suite's goals."""
     shipped = report.controller_rows(earlier)[0]
@@ -75,19 +93,49 @@ def table(earlier: dict) -> str:
     name = shipped.removeprefix("controller ")
     steps = controllers.load(name).provenance["env_steps"]
     line(name, "(shipped)", steps, 0, earlier, shipped)
-    for path in sorted(OUT.glob("*.json")):
-        saved = json.loads(path.read_text())
-        rows = report.from_json(json.dumps(saved["rows"]))
-        results = protocol.with_opponents(rows, earlier)
-        recipe = ", ".join(f"`{k}={v}`" for k, v in saved["recipe"].items())
-        row = f"controller {path.stem}"
-        line(path.stem, recipe, saved["env_steps"], saved["ppo_seed"], results, row)
+    for name, saved, results in screens(earlier):
+        steps, seed = saved["env_steps"], saved["ppo_seed"]
+        line(name, _recipe(saved), steps, seed, results, f"controller {name}")
+    return "\n".join(lines)
+
+
+OPPONENTS = ("fixed prior", "tuned cosine", "schedule_free_adamw")
+
+
+def by_recipe(earlier: dict) -> str:
+    """Per recipe with several PPO seeds: each seed's mean difference over all
+    cells to each of `OPPONENTS`, then their mean ± 95% CI over PPO seeds."""
+    groups: dict[str, list] = {}
+    for name, saved, results in screens(earlier):
+        cells = [
+            rows for t in results["tasks"].values() for rows in t["cells"].values()
+        ]
+        means = [
+            100 * np.mean([report.diff(r, f"controller {name}", o) for r in cells])
+            for o in OPPONENTS
+        ]
+        groups.setdefault(_recipe(saved), []).append(means)
+    head = " | ".join(f"vs {o}" for o in OPPONENTS)
+    lines = [f"| recipe | PPO seeds | {head} |", "|---|---|" + "---|" * len(OPPONENTS)]
+    for recipe, means in groups.items():
+        if len(means) < 2:
+            continue
+        stats = [summarize(column) for column in np.transpose(means)]
+        cells = " | ".join(f"{s['mean']:+.2f} ± {s['ci95']:.2f} pts" for s in stats)
+        lines.append(f"| {recipe} | {len(means)} | {cells} |")
     return "\n".join(lines)
 
 
 def page(earlier: dict) -> str:
     """README.md of the recipe search."""
-    return PREAMBLE + table(earlier) + "\n"
+    return (
+        PREAMBLE
+        + table(earlier)
+        + "\n\nPer recipe, over its PPO seeds (each seed's mean over all cells; "
+        "95% CI over PPO seeds, the recipe-level uncertainty):\n\n"
+        + by_recipe(earlier)
+        + "\n"
+    )
 
 
 def main(argv=None) -> None:
