@@ -317,6 +317,7 @@ def add_controllers(
     rows run, on the same seeds and data, in the twin env of `reference` (the
     earlier run's first controller, whose settings built its opponents), with
     each controller's own `OBSERVATION_ONLY` settings.
+
     Returns their rows alone, in `run_suite`'s form with the first new
     controller's own fixed prior; `with_opponents` puts the earlier rows
     beside them. `on_task(rows)` is called after each task.
