@@ -12,7 +12,7 @@ seed and grid row) and suite.md after each task. Launched again into the same
 
 With --opponents FOLDER (an earlier run's), only the controllers' rows run:
 they are paired with that run's opponents, which are reused, not rerun
-(`protocol.add_controllers`): minutes instead of the suite's hour.
+(`protocol.add_controllers`): 3-5 min for suite v2 on 2 cores.
 """
 
 from __future__ import annotations
