@@ -22,7 +22,9 @@ LR, scaled by the controller's LR over the first group's. A rewind restores the
 model's and the optimizer's `state_dict`s from the last H blocks (copies kept in
 host memory); a re-init calls `reinit(model)` (default: `reset_parameters` of
 every module that has one) and clears the optimizer's state; a stop is what
-`step` returns.
+`step` returns. For a controller trained with `observe_update`, the block's
+relative weight change is measured over `model.parameters()` (a copy of them
+is kept from each block's start).
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class Steer:
 
     Raises:
       ValueError: for an optimizer without `lr` in a param group, a budget
-        below 1, or a controller `controllers.steer` cannot follow.
+        below 1, a controller `controllers.steer` cannot follow, or one that
+        observes its updates (`observe_update`) without a `model`.
     """
 
     def __init__(
@@ -85,6 +88,11 @@ class Steer:
             raise ValueError(f"every param group's lr must be > 0, got {lrs}")
         if isinstance(controller, str):
             controller = controllers.load(controller)
+        if controller.env_config.observe_update and model is None:
+            raise ValueError(
+                "model is required for a controller trained with "
+                "observe_update=True: it watches how far each block moves the weights"
+            )
         self.controller = controller
         self.optimizer = optimizer
         self.model = model
@@ -93,9 +101,14 @@ class Steer:
         transform = controllers.steer(controller, initial_lr=lrs[0], budget=budget)
         self._state = transform.init(None)
 
-        def update(state, value, score, train_accuracy):
+        def update(state, value, score, train_accuracy, weight_change):
             _, state = transform.update(
-                {}, state, value=value, score=score, train_accuracy=train_accuracy
+                {},
+                state,
+                value=value,
+                score=score,
+                train_accuracy=train_accuracy,
+                weight_change=weight_change,
             )
             return state
 
@@ -103,6 +116,8 @@ class Steer:
         self._config = controller.env_config
         self._count = 0
         self._snapshots = [self._snapshot()] if model is not None else []
+        self._watched = controller.env_config.observe_update
+        self._start = self._weights() if self._watched else None
         self._set_lrs()
 
     @property
@@ -132,11 +147,16 @@ class Steer:
         score = math.nan if score is None else _number("score", score)
         accuracy = score if train_accuracy is None else train_accuracy
         accuracy = _number("train_accuracy", accuracy)
-        self._state = self._update(self._state, value, score, accuracy)
         self._count += 1
-        if self._count % self._config.inner_steps:  # not at a block's end
+        ends = self._count % self._config.inner_steps == 0
+        change = self._weight_change() if ends and self._watched else math.nan
+        self._state = self._update(self._state, value, score, accuracy, change)
+        if not ends:
             return False
-        return self._end_block()
+        stop = self._end_block()
+        if self._watched:
+            self._start = self._weights()
+        return stop
 
     def _end_block(self) -> bool:
         control = jax.device_get(self._state.control)
@@ -164,6 +184,23 @@ class Steer:
             self._snapshots = [self._snapshot()]
         self._set_lrs()
         return False
+
+    def _weights(self) -> list[torch.Tensor]:
+        return [p.detach().clone() for p in self.model.parameters()]
+
+    def _weight_change(self) -> float:
+        """|w - w_start| / |w_start| over the model's parameters (global L2
+        norms, as `observation.relative_change`); 0 if not finite."""
+        now = self._weights()
+        moved = math.sqrt(
+            sum(
+                float((a - b).square().sum())
+                for a, b in zip(now, self._start, strict=True)
+            )
+        )
+        size = math.sqrt(sum(float(b.square().sum()) for b in self._start))
+        change = moved / max(size, 1e-12)
+        return change if math.isfinite(change) else 0.0
 
     def _snapshot(self) -> tuple[dict, dict]:
         return (

@@ -82,6 +82,79 @@ def test_steer_takes_the_envs_decisions_on_the_envs_losses_and_scores(
     assert max(lrs) / min(lrs) > 10  # it did steer: from 1e-4 up, or from 1 down
 
 
+@pytest.fixture(scope="module")
+def watching():
+    """A controller trained with `observe_update` (a recipe-search screen)."""
+    return controllers.load("benchmarks/recipe-search/meta-mix-update-long")
+
+
+@pytest.mark.parametrize(("optimizer", "initial_lr"), [("sgd", 1e-3), ("adam", 1e-3)])
+def test_steer_sees_the_weight_change_the_env_shows(watching, optimizer, initial_lr):
+    """An `observe_update` controller in an optax loop: each block's weight
+    change is measured from the weights `update` is given, and the records
+    are the env's. The loop is handed the env's own weights: the block's
+    first update gets the weights the env trained from, the last one the
+    update that lands on the env's weights after the block. So a block must
+    start where the last one ended: the reduced action set never rewinds, and
+    the env's first action, whose re-init (this controller's choice on the
+    all-zero observation) a loop does not take (see `Steering`), is "LR x 1"
+    here, which sets the same LR."""
+    budget = 8
+    env, params = watching.make_env(
+        optimizer=optimizer, initial_lr=initial_lr, max_steps_in_episode=budget
+    )
+    obs, state = env.reset(jax.random.key(0), params)
+    step_env = jax.jit(env.step_env)
+    weights, observations, logs = [state.weights], [], []
+    for t in range(budget):
+        action = watching.policy(None, obs) if t else jnp.int32(0)
+        obs, state, _, terminated, info = step_env(
+            jax.random.key(t + 1), state, action, params
+        )
+        assert not (info["stop"] or info["diverged"] or info["reinit"])
+        weights.append(state.weights)
+        observations.append(obs)
+        logs.append(info)
+    config = watching.env_config
+    period, every = config.inner_steps, config.loss_every
+
+    transform = steer(watching, initial_lr=initial_lr, budget=budget)
+    steer_state = transform.init(weights[0])
+    update = jax.jit(transform.update)
+    for block, info in enumerate(logs):
+        before, after = weights[block], weights[block + 1]
+        np.testing.assert_allclose(float(steer_state.lr), info["lr"], rtol=1e-6)
+        scale = float(steer_state.lr) / initial_lr
+        moves = [jax.tree.map(jnp.zeros_like, before)] * (period - 1)
+        moves.append(jax.tree.map(lambda a, b, s=scale: (a - b) / s, after, before))
+        for step, move in enumerate(moves):
+            _, steer_state = update(
+                move,
+                steer_state,
+                before,
+                value=info["losses"][step // every],
+                score=info["score"],
+                train_accuracy=info["train_accuracy"],
+            )
+        np.testing.assert_allclose(
+            steer_state.records, observations[block], rtol=1e-5, atol=1e-5
+        )
+    changes = np.stack(observations)[:, -1, -1]  # the newest record's feature
+    assert np.all(changes > -8) and np.ptp(changes) > 0.1, changes
+
+
+def test_steer_needs_the_weights_for_an_observe_update_controller(watching):
+    transform = steer(watching, initial_lr=0.1, budget=4)
+    with pytest.raises(ValueError, match="pass params"):
+        transform.update({"w": jnp.ones(2)}, transform.init(None), value=1.0)
+    # a loop that is not JAX's gives the change itself (NaN: not measured)
+    state = transform.init(None)
+    for step in range(watching.env_config.inner_steps):
+        change = 0.05 if step == watching.env_config.inner_steps - 1 else np.nan
+        _, state = transform.update({}, state, value=1.0, weight_change=change)
+    np.testing.assert_allclose(state.records[-1, -1], np.log10(0.05), rtol=1e-6)
+
+
 def _state_after_block(control: actions.Control, time: int) -> SteerState:
     zeros = jnp.zeros(2)
     return SteerState(
@@ -94,6 +167,8 @@ def _state_after_block(control: actions.Control, time: int) -> SteerState:
         score=jnp.float32(0.5),
         train_accuracy=jnp.float32(0.5),
         control=control,
+        start=None,
+        update=jnp.float32(0),
     )
 
 
@@ -178,9 +253,9 @@ def test_steer_refuses_what_a_training_loop_cannot_observe(shipped):
         steer(self_play, 0.1, budget=10)
     seeing = dataclasses.replace(
         shipped,
-        env_config=dataclasses.replace(shipped.env_config, observe_update=True),
+        env_config=dataclasses.replace(shipped.env_config, observe_task=True),
     )
-    with pytest.raises(ValueError, match="observe_update=True"):
+    with pytest.raises(ValueError, match="observe_task=True"):
         steer(seeing, 0.1, budget=10)
     with pytest.raises(ValueError, match="budget"):
         steer(shipped, 0.1, budget=0)

@@ -167,6 +167,36 @@ def test_a_rewind_restores_the_model_and_optimizer_of_the_newest_block_left():
     assert [g["lr"] for g in optimizer.param_groups] == [pytest.approx(steer.lr)]
 
 
+def test_a_controller_that_observes_updates_sees_the_optax_adapters_records():
+    """`observe_update`: Steer measures each block's relative weight change
+    over the model's parameters; the optax adapter, given the same weights
+    as JAX arrays, builds the same records."""
+    controller = controllers.load("benchmarks/recipe-search/meta-mix-update-long")
+    model = _mlp(0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    steer = Steer(optimizer, controller, budget=4, model=model)
+    transform = controllers.steer(controller, initial_lr=0.05, budget=4)
+
+    def weights():
+        return [jnp.asarray(w.detach().numpy().copy()) for w in model.parameters()]
+
+    state = transform.init(weights())
+    x = torch.linspace(-1, 1, 4 * 784).reshape(4, 784)
+    for _ in range(3 * controller.env_config.inner_steps):
+        before, scale = weights(), float(state.lr) / 0.05
+        loss = model(x).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        moved = [(a - b) / scale for a, b in zip(weights(), before, strict=True)]
+        _, state = transform.update(moved, state, before, value=loss.item())
+        assert not steer.step(loss.item())
+        np.testing.assert_allclose(steer._state.records, state.records, rtol=1e-4)
+    assert np.all(np.asarray(state.records)[:, -1] > -8)  # three blocks measured
+    with pytest.raises(ValueError, match="model is required"):
+        Steer(optimizer, controller, budget=4)
+
+
 def test_bad_input_names_the_field():
     weights = [torch.nn.Parameter(torch.zeros(2))]
     optimizer = torch.optim.SGD(weights, lr=0.1)

@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from optax.tree_utils import tree_where
 
 from autotrain_jax import actions, observation
 from autotrain_jax.history import rewind_depth, rewind_reinitialises
@@ -52,6 +53,8 @@ class SteerState(NamedTuple):
     score: jax.Array  # () float32, the last score given
     train_accuracy: jax.Array  # () float32, the last training accuracy given
     control: actions.Control  # the controller's last decision
+    start: Any  # the weights this block started from (`observe_update`), or None
+    update: jax.Array  # () float32, the last relative weight change given
 
 
 def steer(
@@ -67,11 +70,20 @@ def steer(
 
     Chain it after an optimizer whose LR is `initial_lr` (the LR the controller
     starts from). `update(updates, state, params, *, value, score=None,
-    train_accuracy=None)`: `value` is this update's training loss; `score` (a
-    holdout accuracy, say) and `train_accuracy` are read at the end of a block
-    when given, else the last ones given are kept (`train_accuracy` defaults to
-    `score`). A non-finite loss is shown as the env shows one (`max_loss`); a
-    non-finite score or accuracy is ignored (the last finite one is kept).
+    train_accuracy=None, weight_change=None)`: `value` is this update's
+    training loss; `score` (a holdout accuracy, say) and `train_accuracy` are
+    read at the end of a block when given, else the last ones given are kept
+    (`train_accuracy` defaults to `score`). A non-finite loss is shown as the
+    env shows one (`max_loss`); a non-finite score or accuracy is ignored (the
+    last finite one is kept).
+
+    A controller trained with `observe_update` also sees the block's relative
+    weight change. `steer` measures it from `params` (pass the weights to
+    `init` and to every `update`, as `optax.apply_updates` expects) between
+    the block's first update and its last one applied. A loop that is not
+    JAX's passes it to every update as `weight_change` instead, read at the
+    block's end like `score` (NaN: not measured; `autotrain_jax.torch` does
+    this).
     The last decision is `state.control`; `Steering` applies its
     rewind, re-init and stop.
 
@@ -84,23 +96,22 @@ def steer(
 
     Raises:
       ValueError: for a controller whose observation needs what steer does
-        not compute (the `self_play` batch size, `observe_task`,
-        `observe_update`), or bad `initial_lr` / `budget`.
+        not compute (the `self_play` batch size, `observe_task`), or bad
+        `initial_lr` / `budget`.
     """
     config = controller.env_config
-    if config.action_set == "self_play" or config.observe_task or config.observe_update:
+    if config.action_set == "self_play" or config.observe_task:
         raise ValueError(
             "steer supports controllers with action_set in ('full', 'reduced', "
-            "'continuous'), observe_task=False and observe_update=False, got "
-            f"{config.action_set!r}, observe_task={config.observe_task}, "
-            f"observe_update={config.observe_update}"
+            "'continuous') and observe_task=False, got "
+            f"{config.action_set!r}, observe_task={config.observe_task}"
         )
     if not initial_lr > 0 or not int(budget) >= 1:
         raise ValueError(
             f"initial_lr must be > 0 and budget >= 1, got {initial_lr}, {budget}"
         )
     defaults = EnvParams(data=None)
-    params = defaults.replace(
+    env_params = defaults.replace(
         lr_min=defaults.lr_min if lr_min is None else lr_min,
         lr_max=defaults.lr_max if lr_max is None else lr_max,
     )
@@ -108,12 +119,15 @@ def steer(
 
     def decide(state: SteerState) -> SteerState:
         """Asks the controller; the LR it chose holds for the next block."""
-        control = actions.decode(controller.policy(None, state.records), params, config)
-        lr = actions.scale_lr(state.lr, control.lr_factor, params)
+        control = actions.decode(
+            controller.policy(None, state.records), env_params, config
+        )
+        lr = actions.scale_lr(state.lr, control.lr_factor, env_params)
         return state._replace(lr=lr, control=control)
 
-    def init_fn(_) -> SteerState:
+    def init_fn(params) -> SteerState:
         zeros = jnp.zeros((config.history, config.record_size), jnp.float32)
+        watched = config.observe_update and params is not None
         state = SteerState(
             count=jnp.int32(0),
             loss_sums=jnp.zeros(config.num_losses, jnp.float32),
@@ -123,7 +137,9 @@ def steer(
             first_loss=jnp.float32(0),
             score=jnp.float32(0),
             train_accuracy=jnp.float32(0),
-            control=actions.decode(actions.keep(config), params, config),
+            control=actions.decode(actions.keep(config), env_params, config),
+            start=jax.tree.map(jnp.asarray, params) if watched else None,
+            update=jnp.float32(0),
         )
         return decide(state)  # the env's first action, on its all-zero reset obs
 
@@ -141,7 +157,8 @@ def steer(
             train_accuracy=state.train_accuracy,
             progress=time / budget,
             first_loss=first_loss,
-            max_loss=params.max_loss,
+            max_loss=env_params.max_loss,
+            update=jnp.where(finite, state.update, 0.0),  # the env's, on divergence
         )
         state = state._replace(
             loss_sums=jnp.zeros_like(state.loss_sums),
@@ -152,10 +169,10 @@ def steer(
         return decide(state)
 
     def update_fn(updates, state: SteerState, params=None, *, value, **extra):
-        del params
         scale = state.lr / initial_lr  # this update belongs to the current block
         updates = jax.tree.map(lambda u: (u * scale).astype(u.dtype), updates)
         slot = (state.count % period) // every
+        ends = (state.count + 1) % period == 0
         state = state._replace(
             count=state.count + 1,
             loss_sums=state.loss_sums.at[slot].add(jnp.asarray(value, jnp.float32)),
@@ -164,8 +181,33 @@ def steer(
                 extra.get("train_accuracy", extra.get("score")), state.train_accuracy
             ),
         )
-        state = jax.lax.cond(state.count % period == 0, end_block, lambda s: s, state)
+        if config.observe_update:
+            state = watch(state, params, updates, ends, extra.get("weight_change"))
+        state = jax.lax.cond(ends, end_block, lambda s: s, state)
         return updates, state
+
+    def watch(state: SteerState, params, updates, ends, given) -> SteerState:
+        """`state` with the block's relative weight change (`observe_update`):
+        `given` if given, else measured from the weights at the block's first
+        update to those after its last."""
+        if given is not None:
+            return state._replace(update=_given(given, state.update))
+        if params is None or state.start is None:
+            raise ValueError(
+                "a controller trained with observe_update=True needs the weights: "
+                "pass params to the optimizer's init and to every update (or "
+                "weight_change at each block's end)"
+            )
+        begins = (state.count - 1) % period == 0
+        start = tree_where(begins, params, state.start)
+        change = jax.lax.cond(
+            ends,
+            lambda: observation.relative_change(
+                start, optax.apply_updates(params, updates)
+            ),
+            lambda: state.update,
+        )
+        return state._replace(start=start, update=change)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
