@@ -3,6 +3,8 @@
     python examples/meta_train.py --out runs/meta-mix \\
         --env "optimizer=('sgd','momentum','adam','rmsprop')"
     python benchmarks/recipe_search.py --run runs/meta-mix --data-dir ../shared/data
+    python benchmarks/recipe_search.py --validate meta-tiny-v1-nostop \
+        --data-dir ../shared/data                 # a controller on the val suite
     python benchmarks/recipe_search.py        # only the table, from the saved screens
 
 A run's controller, without its stop action (the variant shipped so far), joins
@@ -13,6 +15,11 @@ to `benchmarks/recipe-search/NAME/`; `README.md` there tables every screen
 against the suite's goals, generated from those files. These numbers shape
 the recipe, so whatever they choose is confirmed on a fresh suite before it
 ships.
+
+Each screened controller also runs the validation suite (`suites/val.json`):
+its mean holdout accuracy there, kept in `recipe-search/validation.json`, is
+what chooses among PPO seeds and recipes, without reading suite v2's test
+accuracies again.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from autotrain_jax.experiments.provenance import stamp
 ROOT = pathlib.Path(__file__).resolve().parent
 SUITE = ROOT / "suite-v2"
 OUT = ROOT / "recipe-search"
+VALIDATION = OUT / "validation.json"
 SET_BY_THE_RUN = ("action_set", "reward")  # flags of meta_train.py, not --env
 
 
@@ -58,11 +66,30 @@ def screen(run: pathlib.Path, data_dir, earlier: dict) -> dict:
     }
 
 
+def validate(label: str, controller, data_dir) -> None:
+    """`controller` on the validation suite, saved under `label` in
+    `validation.json` (its mean holdout accuracy and rows, with provenance)."""
+    suite = protocol.load_suite("val")
+    chosen = protocol.validate({label: controller}, suite, data_dir=data_dir)
+    saved = json.loads(VALIDATION.read_text()) if VALIDATION.exists() else {}
+    saved[label] = {
+        **stamp(),
+        "holdout_accuracy": chosen["holdout_accuracy"][label],
+        "rows": json.loads(report.to_json(chosen)),
+    }
+    VALIDATION.write_text(json.dumps(saved, indent=1, sort_keys=True))
+
+
+def _validation(name: str) -> str:
+    saved = json.loads(VALIDATION.read_text()) if VALIDATION.exists() else {}
+    return f"{100 * saved[name]['holdout_accuracy']:.2f}" if name in saved else "-"
+
+
 def screens(earlier: dict) -> list[tuple[str, dict, dict]]:
     """(name, saved screen, results with the opponents) of each saved screen,
     by recipe, then PPO seed."""
     out = []
-    for path in OUT.glob("*.json"):
+    for path in sorted(set(OUT.glob("*.json")) - {VALIDATION}):
         saved = json.loads(path.read_text())
         rows = report.from_json(json.dumps(saved["rows"]))
         out.append((path.stem, saved, protocol.with_opponents(rows, earlier)))
@@ -79,13 +106,14 @@ def table(earlier: dict) -> str:
     lines = [
         "| controller | recipe (beside meta_tiny's) | env steps | PPO seed "
         "| 1. vs fixed prior | 2. vs tuned cosine | 3. vs best LR-free "
-        "| 4. worst vs tuned constant |",
-        "|---|---|---|---|---|---|---|---|",
+        "| 4. worst vs tuned constant | val holdout % |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
 
     def line(name, recipe, steps, seed, results, row):
         goals = report.goal_rows(results, row)[:4]
         cells = [f"{m} {'(met)' if met else ''}".strip() for _, m, met in goals]
+        cells.append(_validation(name))
         lines.append(
             f"| {name} | {recipe} | {steps:,} | {seed} | {' | '.join(cells)} |"
         )
@@ -141,13 +169,27 @@ def page(earlier: dict) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", action="append", default=[], type=pathlib.Path)
+    parser.add_argument(
+        "--validate",
+        action="append",
+        default=[],
+        metavar="CONTROLLER",
+        help="a shipped controller's name or a screen's name: run it on the val suite",
+    )
     parser.add_argument("--data-dir", default=None, help="folder of the .npz files")
     args = parser.parse_args(argv)
     earlier = report.from_json((SUITE / "suite.json").read_text())
     OUT.mkdir(exist_ok=True)
+    for name in args.validate:  # checked before anything runs
+        controllers.load(OUT / name if (OUT / name).is_dir() else name)
     for run in args.run:
         saved = screen(run, args.data_dir, earlier)
         (OUT / f"{run.name}.json").write_text(json.dumps(saved, indent=1))
+        validate(run.name, controllers.load(OUT / run.name), args.data_dir)
+    for name in args.validate:
+        path = OUT / name
+        controller = controllers.load(path if path.is_dir() else name)
+        validate(name, controller, args.data_dir)
     (OUT / "README.md").write_text(page(earlier))
 
 

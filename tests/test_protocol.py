@@ -377,6 +377,30 @@ def test_added_controllers_pair_with_the_earlier_opponents(toy_results, tmp_path
         protocol.add_controllers({"other": other}, suite, toy_results, default)
 
 
+def test_validation_gives_each_candidate_its_mean_holdout_accuracy(
+    toy_results, tmp_path
+):
+    """Candidates run the suite's seeds and data as the protocol does (the
+    earlier run's own controller reproduces its holdout accuracies exactly),
+    and each gets the mean of its own holdout accuracies."""
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps(TOY))
+    suite = protocol.load_suite(path)
+    default = controllers.load(controllers.DEFAULT)
+    v0 = controllers.load("meta-tiny-v0")
+    chosen = protocol.validate({"default": default, "v0": v0}, suite)
+    cells = chosen["tasks"]["toy"]["cells"]
+    for lr0, rows in toy_results["tasks"]["toy"]["cells"].items():
+        np.testing.assert_array_equal(
+            cells[lr0]["controller default"]["holdout_accuracy"],
+            rows["controller default"]["holdout_accuracy"],
+        )
+    for label in ("default", "v0"):
+        runs = [c[f"controller {label}"]["holdout_accuracy"] for c in cells.values()]
+        assert chosen["holdout_accuracy"][label] == pytest.approx(np.mean(runs))
+    assert chosen["holdout_accuracy"]["default"] != chosen["holdout_accuracy"]["v0"]
+
+
 @pytest.mark.parametrize(
     "seen",
     [{"observe_update": True}, {"observe_task": True}, {"observation": "original"}],

@@ -348,21 +348,69 @@ def add_controllers(
     prior = fixed_prior(controller, suite.grid)
     results = {"suite": suite.name, "seeds": suite.seeds, "priors": {first: prior}}
     results["tasks"] = {}
-    keys = suite.keys()
     for task in tasks:
-        overrides = suite.overrides(task)
-        _, params = reference.make_env(data_dir=data_dir, **overrides)
-        lrs = suite.task_initial_lrs(task)
-        cells = {lr0: {} for lr0 in lrs}
-        for label, c in controllers.items():  # each in its own twin: what it sees
-            env, _ = c.make_env(data=params.data, **overrides)
-            box, box_params = twin(c, overrides, params.data)
-            policy = baselines.in_continuous(c.policy, env, box_params)
-            row = f"controller {label}"
-            runs = evaluate_lrs(box, box_params, {row: policy}, keys, lrs)
-            for lr0 in lrs:
-                cells[lr0][row] = _own_compute(runs[lr0][row])
+        cells = controller_cells(controllers, suite, task, reference, data_dir)
         results["tasks"][task] = {"cells": cells}
+        if on_task is not None:
+            on_task(results)
+    return results
+
+
+def controller_cells(
+    controllers: Mapping[str, Controller],
+    suite: Suite,
+    task: str,
+    reference: Controller,
+    data_dir=None,
+) -> dict[float, dict[str, dict]]:
+    """Each controller's greedy row on `task` from each of its initial LRs, on
+    the suite's seeds and the data `reference` loads, each controller in its
+    own twin (what it sees): {initial LR: {"controller LABEL": row}}."""
+    overrides = suite.overrides(task)
+    _, params = reference.make_env(data_dir=data_dir, **overrides)
+    lrs = suite.task_initial_lrs(task)
+    cells = {lr0: {} for lr0 in lrs}
+    for label, c in controllers.items():
+        env, _ = c.make_env(data=params.data, **overrides)
+        box, box_params = twin(c, overrides, params.data)
+        policy = baselines.in_continuous(c.policy, env, box_params)
+        row = f"controller {label}"
+        runs = evaluate_lrs(box, box_params, {row: policy}, suite.keys(), lrs)
+        for lr0 in lrs:
+            cells[lr0][row] = _own_compute(runs[lr0][row])
+    return cells
+
+
+def validate(
+    controllers: Mapping[str, Controller], suite: Suite, data_dir=None, on_task=None
+) -> dict[str, Any]:
+    """Candidates on a validation suite, to choose among them: their rows
+    (`controller_cells`, the first candidate's data) and each one's mean
+    holdout accuracy over tasks, initial LRs and seeds; test accuracy is
+    recorded but a choice should not read it. `on_task(results)` is called
+    after each task.
+
+    Returns:
+      {"suite", "seeds", "tasks": {task: {"cells"}}, "holdout_accuracy":
+      {label: mean over the tasks done}}.
+    """
+    reference = next(iter(controllers.values()))
+    results = {"suite": suite.name, "seeds": suite.seeds, "tasks": {}}
+    for task in suite.tasks:
+        cells = controller_cells(controllers, suite, task, reference, data_dir)
+        results["tasks"][task] = {"cells": cells}
+        results["holdout_accuracy"] = {
+            label: float(
+                np.mean(
+                    [
+                        cells[f"controller {label}"]["holdout_accuracy"]
+                        for done in results["tasks"].values()
+                        for cells in done["cells"].values()
+                    ]
+                )
+            )
+            for label in controllers
+        }
         if on_task is not None:
             on_task(results)
     return results
