@@ -29,6 +29,8 @@ def test_the_readme_wall_times_are_generated_from_the_committed_runs():
     readme = ROOT / "README.md"
     assert readme.read_text() == report.update_wall_times(readme)
     assert "`examples/meta_train.py` 18.3 min" in report.wall_times(ROOT)
+    rerun = report.rerun_sentence(ROOT / "benchmarks" / "main-example")
+    assert "within 2.64 points of these, the opponents' identical" in rerun
 
 
 def test_the_steer_examples_table_is_generated_from_its_json():

@@ -419,13 +419,46 @@ def wall_times(root: pathlib.Path) -> str:
     )
 
 
+def rerun_gap(first: dict, rerun: dict) -> tuple[float, float]:
+    """The largest |difference| of a cell's mean test accuracy (points) between
+    two runs of one evaluation, over the controller rows and over the others."""
+    gaps = {True: [0.0], False: [0.0]}
+    for lr0, rows in first["cells"].items():
+        for name, row in rows.items():
+            moved = np.mean(rerun["cells"][lr0][name]["test_accuracy"])
+            moved -= np.mean(row["test_accuracy"])
+            gaps[name.startswith("controller")].append(100 * abs(float(moved)))
+    return max(gaps[True]), max(gaps[False])
+
+
+def rerun_sentence(folder: pathlib.Path) -> str:
+    """How far each committed rerun of the main example (`rerun-*.json`) moved
+    from its `evaluation.json`, one clause per rerun."""
+    first = from_json((folder / "evaluation.json").read_text())
+    said = []
+    for path in sorted(folder.glob("rerun-*.json")):
+        ours, theirs = rerun_gap(first, from_json(path.read_text()))
+        others = "identical" if theirs == 0 else f"within {theirs:.2f} points"
+        said.append(
+            f"`{path.name}`: the controllers' cells within {ours:.2f} points of "
+            f"these, the opponents' {others}"
+        )
+    return "; ".join(said) + "."
+
+
 def update_wall_times(readme: pathlib.Path) -> str:
-    """`readme`'s text with the block between its wall-time markers regenerated
-    from the committed runs beside it."""
-    begin, end = "<!-- wall times: begin -->", "<!-- wall times: end -->"
-    head, rest = readme.read_text().split(begin)
+    """`readme`'s text with its generated blocks (between the wall-time and
+    the rerun markers) regenerated from the committed runs beside it."""
+    text = _replace_block(readme.read_text(), "wall times", wall_times(readme.parent))
+    folder = readme.parent / WALL_TIMES["examples/ppo_mnist.py"]
+    return _replace_block(text, "rerun", rerun_sentence(folder))
+
+
+def _replace_block(text: str, marker: str, body: str) -> str:
+    begin, end = f"<!-- {marker}: begin -->", f"<!-- {marker}: end -->"
+    head, rest = text.split(begin)
     _, tail = rest.split(end)
-    return f"{head}{begin}\n{wall_times(readme.parent)}\n{end}{tail}"
+    return f"{head}{begin}\n{body}\n{end}{tail}"
 
 
 def write(results: dict, out: pathlib.Path) -> None:
