@@ -4,29 +4,24 @@
     autotrain-jax train tiny --num-updates 50 --ppo lr=1e-3 --env initial_lr=0.1
     autotrain-jax evaluate meta-tiny-v1-nostop --lrs 1e-4,1e-2,1 --seeds 8
     autotrain-jax compare --suite v2 --data-dir DATA   # controllers vs practitioners
-    autotrain-jax bench --presets tiny                      # benchmarks/throughput.py
+    autotrain-jax bench --preset tiny --quick     # env steps/s against the ceilings
 
 `train` takes every flag of the example scripts (`autotrain-jax train PRESET
 --help`), with any PPOConfig field as `--ppo KEY=VALUE` and any `make_env`
 setting as `--env KEY=VALUE`. `compare` runs the comparison protocol on a
-committed suite (`autotrain_jax.experiments.compare`); `bench` runs
-benchmarks/throughput.py of a source checkout, with its own flags.
+committed suite (`autotrain_jax.experiments.compare`); `bench` measures
+throughput (`autotrain_jax.experiments.throughput`), with its own flags.
 """
 
 from __future__ import annotations
 
 import argparse
-import pathlib
-import runpy
 import sys
 
 import jax
 
 from autotrain_jax import compile_cache
 from autotrain_jax.presets import PRESETS
-
-BENCHMARKS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
-SCRIPTS = {"bench": "throughput.py"}
 
 
 def envs() -> str:
@@ -132,12 +127,12 @@ def _parser() -> argparse.ArgumentParser:
         "(its flags: autotrain-jax compare --help)",
         add_help=False,
     )
-    for name, script in SCRIPTS.items():
-        commands.add_parser(
-            name,
-            help=f"run benchmarks/{script} (its flags: autotrain-jax {name} --help)",
-            add_help=False,
-        )
+    commands.add_parser(
+        "bench",
+        help="env throughput against the bare-training ceilings "
+        "(its flags: autotrain-jax bench --help)",
+        add_help=False,
+    )
     return parser
 
 
@@ -185,14 +180,9 @@ def run(argv: list[str]) -> dict | None:
 
         return compare.main(rest, prog="autotrain-jax compare")
     else:
-        script = BENCHMARKS / SCRIPTS[args.command]
-        if not script.exists():
-            raise SystemExit(
-                f"{args.command} runs {script}, which only a source checkout has "
-                "(git clone, then pip install -e .)"
-            )
-        sys.argv = [str(script), *rest]
-        runpy.run_path(str(script), run_name="__main__")
+        from autotrain_jax.experiments import throughput
+
+        return throughput.main(rest, prog="autotrain-jax bench")
 
 
 if __name__ == "__main__":

@@ -28,9 +28,7 @@ from autotrain_jax import control_flow
 from autotrain_jax.agents.ppo import PPOConfig, make_train
 from autotrain_jax.experiments import recipes
 from autotrain_jax.experiments.provenance import machine
-
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from throughput import env_rollout, interleaved  # noqa: E402
+from autotrain_jax.experiments.throughput import env_rollout, interleaved
 
 RECIPE = recipes.META_TINY
 RUN_STEPS = RECIPE["num_envs"] * RECIPE["num_steps"] * RECIPE["num_updates"]
