@@ -252,12 +252,8 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
             history = history.restart((net, opt_state, evaluation.score))
             return net, opt_state, evaluation, history
 
-        current = (
-            state.weights,
-            state.opt_state,
-            state.evaluation,
-            state.weight_history,
-        )
+        current = (state.weights, state.opt_state, state.evaluation)
+        current = (*current, state.weight_history)
         net, opt_state, evaluation, history = when(
             where, draw, current, key, state.task, state.weight_history, params
         )
@@ -267,14 +263,9 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
 
     def _train_and_score(self, key, state: EnvState, params: EnvParams) -> Outcome:
         """T inner steps from the state's weights, then Thresholdout."""
+        weights, opt_state, task = state.weights, state.opt_state, state.task
         return self.trainee.train_and_score(
-            key,
-            state.weights,
-            state.opt_state,
-            state.lr,
-            state.batch_size,
-            state.task,
-            params,
+            key, weights, opt_state, state.lr, state.batch_size, task, params
         )
 
     def _restart(self, key: jax.Array, state: EnvState, params, where=True):
