@@ -326,6 +326,24 @@ def test_the_cli_compare_names_bad_input_before_running(monkeypatch):
         cli.run(["compare", "--opponents", "no-such-run"])
 
 
+def test_compare_stamps_what_it_writes(toy_results, tmp_path, monkeypatch):
+    """suite.json and suite.md say when, where and by which command they were
+    written (here: a finished run continued, nothing rerun)."""
+    path, out = tmp_path / "toy.json", tmp_path / "out"
+    path.write_text(json.dumps(TOY))
+    text = report.to_json(toy_results).replace('"default', f'"{controllers.DEFAULT}')
+    report.write(
+        report.from_json(text.replace("r default", "r " + controllers.DEFAULT)), out
+    )
+    monkeypatch.setattr(protocol, "fixed_prior", None)  # nothing may run
+    monkeypatch.setattr(protocol, "compare_task", None)
+    cli.run(["compare", "--suite", str(path), "--out", str(out)])
+    saved = report.from_json((out / "suite.json").read_text())
+    assert set(saved["provenance"]) == {"date", "machine", "jax", "command"}
+    assert (out / "suite.md").read_text() == report.markdown(saved)
+    assert f"Run {saved['provenance']['date']} on " in report.markdown(saved)
+
+
 def test_a_continued_run_keeps_its_tasks_and_refuses_another_run(
     toy_results, tmp_path, monkeypatch
 ):

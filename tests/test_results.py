@@ -19,6 +19,16 @@ def test_the_committed_suite_page_is_generated_from_its_json(suite_v2):
     assert (SUITE_V2 / "suite.md").read_text() == report.markdown(suite_v2)
 
 
+@pytest.mark.parametrize(
+    "folder", sorted(p.name for p in (ROOT / "benchmarks").glob("suite-v3*"))
+)
+def test_every_suite_v3_page_is_generated_from_its_json(folder):
+    saved = ROOT / "benchmarks" / folder
+    results = report.from_json((saved / "suite.json").read_text())
+    assert (saved / "suite.md").read_text() == report.markdown(results)
+    assert {"date", "machine", "command"} <= set(results["provenance"])
+
+
 def test_the_readme_shows_the_generated_suite_block(suite_v2):
     readme = ROOT / "README.md"
     controller = report.controller_rows(suite_v2)[0]

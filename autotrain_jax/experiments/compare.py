@@ -22,6 +22,7 @@ import pathlib
 
 from autotrain_jax import compile_cache, controllers
 from autotrain_jax.experiments import protocol, report
+from autotrain_jax.experiments.provenance import stamp
 
 
 def main(argv=None, prog=None):
@@ -55,7 +56,7 @@ def main(argv=None, prog=None):
     tasks = None if args.tasks is None else args.tasks.split(",")
 
     def write(results):
-        report.write(results, args.out)
+        report.write({**results, "provenance": stamp()}, args.out)
 
     if args.opponents is not None:
         earlier = _earlier(args.opponents)
@@ -76,6 +77,7 @@ def main(argv=None, prog=None):
         results = protocol.run_suite(
             trained, suite, tasks, args.data_dir, on_task=write, done=done
         )
+    write(results)
     print(report.markdown(results))
     return results
 

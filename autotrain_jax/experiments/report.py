@@ -291,6 +291,12 @@ def markdown(results: dict) -> str:
     """The whole report: fixed priors, one headline per controller, per task."""
     priors = results["priors"]
     lines = [f"# Suite {results['suite']}: {results['seeds']} paired seeds", ""]
+    if run := results.get("provenance"):
+        lines += [
+            f"Run {run['date']} on {run['machine']}, jax {run['jax']}: "
+            f"`{run['command']}`",
+            "",
+        ]
     for label, prior in priors.items():
         lines.append(
             f"- fixed prior of {label}: LR {prior['lr']:g} (best mean holdout "
