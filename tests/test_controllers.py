@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import pathlib
 import re
 import shutil
 
@@ -16,6 +17,8 @@ from autotrain_jax import cli, controllers
 from autotrain_jax.agents.ppo import networks
 from autotrain_jax.experiments.train import checkpoint_controller
 from autotrain_jax.rollout import rollout
+
+ROOT = pathlib.Path(__file__).parent.parent
 
 
 def test_a_saved_run_round_trips_and_acts_as_trained(tiny_ppo_run, tmp_path):
@@ -124,6 +127,25 @@ def _observations(controller, count=16, steps=5):
         obs, state, *_ = step(keys, state, controller.policy(None, obs), params)
     assert np.all(np.std(obs, axis=0) > 0)  # every feature varies across envs
     return obs
+
+
+def test_meta_mix_v2_nostop_is_the_controller_the_suites_report():
+    """The results labelled meta-mix-update-long (recipe search on suite v2,
+    suite v3) are the shipped meta-mix-v2-nostop's: the same policy and
+    settings, and meta-mix-v2 is it with its stop action."""
+    shipped = controllers.load("meta-mix-v2-nostop")
+    screened = controllers.load(ROOT / "benchmarks/recipe-search/meta-mix-update-long")
+    assert (shipped.settings, shipped.disabled) == (screened.settings, ("stop",))
+    obs = _observations(shipped, count=8)
+    for a, b in zip(shipped.outputs(obs), screened.outputs(obs), strict=True):
+        np.testing.assert_array_equal(a, b)
+    full = controllers.load("meta-mix-v2")
+    assert full.disabled == () and full.settings == shipped.settings
+    kept = np.isfinite(shipped.outputs(obs).actor)  # all but the stop logit
+    assert kept.sum() == kept.size - len(obs)
+    np.testing.assert_array_equal(
+        full.outputs(obs).actor[kept], shipped.outputs(obs).actor[kept]
+    )
 
 
 @pytest.mark.parametrize("name", controllers.available())
