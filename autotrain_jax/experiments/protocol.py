@@ -403,9 +403,9 @@ def validate(
             label: float(
                 np.mean(
                     [
-                        cells[f"controller {label}"]["holdout_accuracy"]
+                        rows[f"controller {label}"]["holdout_accuracy"]
                         for done in results["tasks"].values()
-                        for cells in done["cells"].values()
+                        for rows in done["cells"].values()
                     ]
                 )
             )
