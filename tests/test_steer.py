@@ -139,6 +139,16 @@ def test_steer_sees_the_weight_change_the_env_shows(watching, optimizer, initial
         np.testing.assert_allclose(
             steer_state.records, observations[block], rtol=1e-5, atol=1e-5
         )
+        # The next LR is steer's own decision on its records, equal to the
+        # env's only if rounding cannot flip it: the logits move < 1e-3 and
+        # the decision leads its runner-up by more than twice that (measured
+        # on AVX-512: moved <= 5e-7, lead >= 0.43).
+        seen = watching.outputs(jnp.asarray(observations[block])).actor
+        kept = np.isfinite(seen)  # its stop logit is -inf (a no-stop controller)
+        ours = watching.outputs(steer_state.records).actor
+        moved = np.abs(ours[kept] - seen[kept]).max()
+        lead = np.diff(np.sort(seen)[-2:])[0]
+        assert moved < 1e-3 and lead > 2e-3, (block, moved, lead)
     changes = np.stack(observations)[:, -1, -1]  # the newest record's feature
     assert np.all(changes > -8) and np.ptp(changes) > 0.1, changes
 

@@ -34,7 +34,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
-from optax.tree_utils import tree_where
 
 from autotrain_jax import actions, observation
 from autotrain_jax.history import rewind_depth, rewind_reinitialises
@@ -199,7 +198,7 @@ def steer(
                 "weight_change at each block's end)"
             )
         begins = (state.count - 1) % period == 0
-        start = tree_where(begins, params, state.start)
+        start = jax.lax.cond(begins, lambda: params, lambda: state.start)
         change = jax.lax.cond(
             ends,
             lambda: observation.relative_change(
