@@ -2,7 +2,7 @@
 
     autotrain-jax envs                            # the presets and their settings
     autotrain-jax train tiny --num-updates 50 --ppo lr=1e-3 --env initial_lr=0.1
-    autotrain-jax evaluate meta-tiny-v1-nostop --lrs 1e-4,1e-2,1 --seeds 8
+    autotrain-jax evaluate meta-mix-v2-nostop --lrs 1e-4,1e-2,1 --seeds 8
     autotrain-jax compare --suite v2 --data-dir DATA   # controllers vs practitioners
     autotrain-jax bench --preset tiny --quick     # env steps/s against the ceilings
 
@@ -38,7 +38,7 @@ def envs() -> str:
 
 
 def evaluate(
-    controller: str,
+    names: list[str],
     seeds: int,
     overrides: dict,
     data_dir=None,
@@ -46,23 +46,26 @@ def evaluate(
     rows=None,
     update: int | None = None,
 ) -> dict:
-    """A controller (a shipped name or a run folder; with `update`, the run's
-    checkpoint after that many updates) on the task distribution it was
-    trained on, with `overrides`, from each initial LR of `lrs`, on `seeds`
+    """Controllers (shipped names or run folders; with `update`, each run's
+    checkpoint after that many updates) on the task distribution the first
+    was trained on, with `overrides`, from each initial LR of `lrs`, on `seeds`
     paired seeds, against the untuned constant and the `rows` opponents: the
     main example's evaluation (`protocol.from_initial_lrs`, whose defaults
     stand in for None). Returns {"cells", "tuned_lr"}."""
     from autotrain_jax import controllers
     from autotrain_jax.experiments import protocol, train
 
-    trained = (
-        controllers.load(controller)
+    if len(set(names)) != len(names):
+        raise ValueError(f"controller names must be distinct, got {names}")
+    trained = {
+        name: controllers.load(name)
         if update is None
-        else train.checkpoint_controller(controller, update)
-    )
+        else train.checkpoint_controller(name, update)
+        for name in names
+    }
     options = {"initial_lrs": lrs, "rows": rows}
     return protocol.from_initial_lrs(
-        {controller: trained},
+        trained,
         jax.random.split(jax.random.key(2024), seeds),
         overrides=overrides,
         data_dir=data_dir,
@@ -87,10 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("preset", choices=sorted(PRESETS))
     ev = commands.add_parser(
         "evaluate",
-        help="a controller vs the untuned and tuned constant and cocob, from "
+        help="controllers vs the untuned and tuned constant and cocob, from "
         "several initial LRs (the main example's table)",
     )
-    ev.add_argument("controller", help="a shipped controller's name or a run folder")
+    ev.add_argument(
+        "controller",
+        nargs="+",
+        help="shipped controllers' names or run folders; the first one's "
+        "training distribution is the task",
+    )
     ev.add_argument("--seeds", type=int, default=8)
     ev.add_argument(
         "--update",

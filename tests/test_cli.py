@@ -4,6 +4,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from autotrain_jax import cli, presets
@@ -81,6 +82,34 @@ def test_evaluate_prints_the_main_examples_table_for_a_controller(capsys):
         + ["--rows", "cocob", "--env", "max_steps_in_episode=3"]
     )
     assert capsys.readouterr().out == table + "\n"
+
+
+def test_evaluate_puts_controllers_that_see_differently_on_one_task(monkeypatch):
+    def no_load(*args, **kwargs):
+        raise AssertionError("data loaded before the tasks were checked")
+
+    monkeypatch.setattr(presets, "load_dataset", no_load)
+    with pytest.raises(ValueError, match=r"differ in \['max_steps_in_episode', 'optim"):
+        cli.run(["evaluate", "meta-mix-v2-nostop", "meta-tiny-v1-nostop"])
+    with pytest.raises(ValueError, match="distinct"):
+        cli.run(["evaluate", "meta-tiny-v0", "meta-tiny-v0"])
+    monkeypatch.undo()
+    # The default watches the weights (observe_update), v1 does not: each runs
+    # in its own twin of one task, on the same seeds as when run alone.
+    task = ["--seeds", "2", "--lrs", "0.01,1", "--rows", "cocob"]
+    task += ["--env", "optimizer=momentum", "--env", "max_steps_in_episode=3"]
+    both = cli.run(["evaluate", "meta-mix-v2-nostop", "meta-tiny-v1-nostop", *task])
+    alone = cli.run(["evaluate", "meta-tiny-v1-nostop", *task])
+    for lr0, rows in both["cells"].items():
+        assert list(rows) == [
+            "controller meta-mix-v2-nostop",
+            "controller meta-tiny-v1-nostop",
+            "untuned constant",
+            "cocob (defaults)",
+        ]
+        for name, row in alone["cells"][lr0].items():
+            for metric in ("test_accuracy", "env_steps"):
+                np.testing.assert_array_equal(rows[name][metric], row[metric])
 
 
 def test_the_console_script_exits_0_whatever_the_command_returns(monkeypatch):

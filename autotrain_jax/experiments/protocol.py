@@ -155,6 +155,8 @@ def compare_task(
     wanted = set(allowed if rows is None else rows)
     first = next(iter(controllers.values()))
     env, params = first.make_env(data_dir=data_dir, **overrides)
+    for c in controllers.values():  # all act in the first one's env
+        c.check_env(env)
     box, box_params = twin(first, overrides, params.data)
     horizon = max_budget(box_params)
     grid_policies = {"constant": baselines.keep(box, box_params)}
@@ -210,10 +212,31 @@ def from_initial_lrs(
 ) -> dict[str, Any]:
     """`compare_task` on the controllers' own training distribution (with
     `overrides`), from each of `initial_lrs`, the tuned constant chosen over
-    `grid` with the initial LRs added; no fixed prior: {"cells", "tuned_lr"}."""
+    `grid` with the initial LRs added; no fixed prior: {"cells", "tuned_lr"}.
+
+    The controllers may differ in what they see (`OBSERVATION_ONLY`): each
+    then runs in its own twin of the first one's task, on the same seeds.
+
+    Raises:
+      ValueError: naming the settings, if with `overrides` the controllers'
+        training distributions are not one task (before any data loads).
+    """
+    overrides = dict(overrides or {})
+    (first, reference), *others = controllers.items()
+    for label, c in others:
+        if differ := _settings_differences(c, reference, overrides):
+            raise ValueError(
+                f"controller {label!r} was trained on another task than {first!r}:"
+                f" they differ in {differ}; give overrides (--env) that set them"
+            )
+    alike = {
+        label: c
+        for label, c in controllers.items()
+        if _observed(c) == _observed(reference)
+    }
     task = compare_task(
-        controllers,
-        overrides or {},
+        alike,
+        overrides,
         initial_lrs,
         tuple(sorted({*grid, *initial_lrs})),
         keys,
@@ -221,6 +244,15 @@ def from_initial_lrs(
         data_dir=data_dir,
         rows=rows,
     )
+    if apart := {label: c for label, c in controllers.items() if label not in alike}:
+        _, params = reference.make_env(data_dir=data_dir, **overrides)
+        seen = greedy_rows(apart, overrides, params.data, keys, initial_lrs)
+        named = [f"controller {label}" for label in controllers]
+        cells = {}
+        for lr0, rows_at in task["cells"].items():
+            rows_at = {**rows_at, **seen[lr0]}
+            cells[lr0] = {n: rows_at.pop(n) for n in named} | rows_at
+        task["cells"] = cells
     return {"cells": task["cells"], "tuned_lr": task["tuned_lr"]}
 
 
@@ -369,14 +401,23 @@ def controller_cells(
     overrides = suite.overrides(task)
     _, params = reference.make_env(data_dir=data_dir, **overrides)
     lrs = suite.task_initial_lrs(task)
-    cells = {lr0: {} for lr0 in lrs}
+    return greedy_rows(controllers, overrides, params.data, suite.keys(), lrs)
+
+
+def greedy_rows(
+    controllers: Mapping[str, Controller], overrides, data, keys, initial_lrs
+) -> dict[float, dict[str, dict]]:
+    """Each controller's greedy row under `overrides` on `data`, from each
+    initial LR, in its own twin (what it sees): {initial LR: {"controller
+    LABEL": row}}."""
+    cells = {lr0: {} for lr0 in initial_lrs}
     for label, c in controllers.items():
-        env, _ = c.make_env(data=params.data, **overrides)
-        box, box_params = twin(c, overrides, params.data)
+        env, _ = c.make_env(data=data, **overrides)
+        box, box_params = twin(c, overrides, data)
         policy = baselines.in_continuous(c.policy, env, box_params)
         row = f"controller {label}"
-        runs = evaluate_lrs(box, box_params, {row: policy}, suite.keys(), lrs)
-        for lr0 in lrs:
+        runs = evaluate_lrs(box, box_params, {row: policy}, keys, initial_lrs)
+        for lr0 in initial_lrs:
             cells[lr0][row] = _own_compute(runs[lr0][row])
     return cells
 
@@ -435,6 +476,11 @@ def with_opponents(rows: Mapping[str, Any], earlier: Mapping[str, Any]) -> dict:
                     cells[lr0][name] = row
         results["tasks"][task] = {**old, "cells": cells}
     return results
+
+
+def _observed(controller: Controller) -> dict[str, Any]:
+    """What the controller's agent sees, of the `OBSERVATION_ONLY` settings."""
+    return {k: getattr(controller.env_config, k) for k in OBSERVATION_ONLY}
 
 
 def _settings_differences(controller, reference, overrides) -> list[str]:
