@@ -1,6 +1,7 @@
 """The two steering examples' tables, from data: examples/steer_your_training.py
 (optax) and examples/steer_pytorch.py (torch), each from the same initial LRs,
-constant LR against the default controller, one seed each.
+constant LR against the default controller (`controllers.DEFAULT`), one seed
+each.
 
     python benchmarks/steer_examples.py --out benchmarks/steer-examples
 
@@ -15,6 +16,7 @@ import argparse
 import json
 import pathlib
 
+from autotrain_jax import controllers
 from autotrain_jax.experiments.provenance import stamp
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -37,7 +39,7 @@ def markdown(results: dict) -> str:
         f"Measured {results['date']} on {results['machine']}, jax {results['jax']}, "
         f"one seed each (an illustration, not a study): `{results['command']}`",
         "",
-        "| example | initial LR | constant LR | controller |",
+        f"| example | initial LR | constant LR | controller {results['controller']} |",
         "|---|---|---|---|",
     ]
     for example, rows in results["examples"].items():
@@ -54,7 +56,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default="benchmarks/steer-examples")
     parser.add_argument("--blocks", type=int, default=30)
     args = parser.parse_args(argv)
-    results = {**stamp(), "examples": {}}
+    results = {**stamp(), "controller": controllers.DEFAULT, "examples": {}}
     for example, script in EXAMPLES.items():
         module = _load(script)
         results["examples"][example] = {

@@ -6,7 +6,7 @@ optimizer, your arrays. No environment involved.
 
 Trains the same MLP twice from the same weights and minibatches, at a constant
 LR and with a controller (`--controller`: a shipped name or a run folder;
-`meta-tiny-v1-nostop` by default) choosing the LR every 10 steps, and prints
+`controllers.DEFAULT` by default) choosing the LR every 10 steps, and prints
 both test accuracies. The arrays here are the MNIST subset embedded in the
 package; put your own in their place.
 """
@@ -99,7 +99,7 @@ def main(argv=None) -> dict[str, float]:
     parser.add_argument("--initial-lr", type=float, default=1e-4)
     parser.add_argument("--blocks", type=int, default=30, help="budget: blocks of T")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--controller", default="meta-tiny-v1-nostop")
+    parser.add_argument("--controller", default=controllers.DEFAULT)
     args = parser.parse_args(argv)
     controller = controllers.load(args.controller)
     results = {

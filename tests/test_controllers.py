@@ -97,11 +97,13 @@ def test_a_checkpoint_gives_the_controller_of_that_update(tiny_ppo_run):
 
 
 @pytest.mark.parametrize("initial_lr", [1e-4, 1.0])
-@pytest.mark.parametrize("name", ["meta-tiny-v0", controllers.DEFAULT])
+@pytest.mark.parametrize("name", ["meta-tiny-v0", "meta-tiny-v1-nostop"])
 def test_the_shipped_controller_steers_a_bad_learning_rate_back(name, initial_lr):
-    """The first shipped controller and the recommended one never saw these
-    runs' seeds; from 100x too low or 100x too high each ends within 10x of
-    0.01 (the tuned constant on every task of the v1 held-out suite)."""
+    """The meta-tiny controllers (trained on momentum SGD alone) never saw
+    these runs' seeds; from 100x too low or 100x too high each ends within 10x
+    of 0.01 (the tuned constant on every task of the v1 held-out suite). The
+    default, trained on four optimizers, keeps lower LRs; its recovery from
+    bad LRs is held in a real loop by test_torch."""
     controller = controllers.load(name)
     assert controller.provenance["env_steps"] == 1_024_000
     env, params = controller.make_env(initial_lr=initial_lr, max_steps_in_episode=10)

@@ -286,12 +286,13 @@ def test_non_finite_losses_and_scores_never_reach_the_controller():
     controller = controllers.load(controllers.DEFAULT)  # scale_free records
     period = controller.env_config.inner_steps
     optimizer = steer(controller, initial_lr=1e-2, budget=10)
-    state = optimizer.init(None)
+    weights = {"w": jnp.ones(2)}
+    state = optimizer.init(weights)
     update = jax.jit(optimizer.update)
     inputs = [(jnp.nan, 0.5), (2.0, jnp.nan), (jnp.inf, -jnp.inf), (1.5, 0.6)]
     for value, score in inputs:  # one block each
         for _ in range(period):
-            _, state = update({"w": jnp.ones(2)}, state, value=value, score=score)
+            _, state = update(weights, state, weights, value=value, score=score)
         assert np.all(np.isfinite(state.records)), (value, score)
         assert np.isfinite(state.lr)
     # the NaN score was ignored: the second block shows the first block's 0.5

@@ -22,7 +22,9 @@ def _mlp(seed: int) -> torch.nn.Module:
 
 
 def test_its_lrs_are_the_optax_adapters_for_the_same_losses_and_scores():
-    controller = controllers.load(controllers.DEFAULT)
+    # A controller that does not watch the weights, so that the losses and
+    # scores alone decide; the default's weight changes are held below.
+    controller = controllers.load("meta-tiny-v1-nostop")
     weights = [torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(3))]
     optimizer = torch.optim.SGD(
         [{"params": weights[:1]}, {"params": weights[1:], "lr": 2e-4}], lr=1e-4
@@ -198,9 +200,11 @@ def test_a_controller_that_observes_updates_sees_the_optax_adapters_records():
 
 
 def test_bad_input_names_the_field():
-    weights = [torch.nn.Parameter(torch.zeros(2))]
-    optimizer = torch.optim.SGD(weights, lr=0.1)
-    steer = Steer(optimizer, budget=5)
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="model is required"):
+        Steer(optimizer, budget=5)  # the default watches how far blocks move
+    steer = Steer(optimizer, budget=5, model=model)
     with pytest.raises(ValueError, match="loss must be a number, got 'high'"):
         steer.step("high")
     with pytest.raises(ValueError, match=r"score must be a scalar.*\(3,\)"):
@@ -208,9 +212,9 @@ def test_bad_input_names_the_field():
     steer.step(torch.tensor(1.0), score=float("nan"))  # a scalar tensor is a number
     del optimizer.param_groups[0]["lr"]
     with pytest.raises(ValueError, match=r"'lr' in every param group; groups \[0\]"):
-        Steer(optimizer, budget=5)
+        Steer(optimizer, budget=5, model=model)
     with pytest.raises(ValueError, match="budget"):
-        Steer(torch.optim.SGD(weights, lr=0.1), budget=0)
+        Steer(torch.optim.SGD(model.parameters(), lr=0.1), budget=0, model=model)
 
 
 def test_the_example_steers_a_torch_model_and_prints_both_accuracies(capsys):
