@@ -61,11 +61,12 @@ def test_the_steer_examples_table_is_generated_from_its_json():
 
 
 def test_the_recipe_search_page_is_generated_from_its_screens(suite_v2):
-    from helpers import load_script
+    from autotrain_jax.experiments import screening
 
-    page = load_script("benchmarks/recipe_search.py").page
     committed = ROOT / "benchmarks" / "recipe-search" / "README.md"
-    assert committed.read_text() == page(suite_v2)
+    command = "python benchmarks/recipe_search.py"
+    page = screening.page(suite_v2, committed.parent, "benchmarks/suite-v2", command)
+    assert committed.read_text() == page
 
 
 @pytest.mark.parametrize(
