@@ -1,29 +1,45 @@
 """Meta-train a controller on a distribution of cheap tasks, then evaluate it.
 
     python examples/meta_train.py --out runs/meta-1m     # 1.02M env steps
+    python examples/meta_train.py --recipe meta-mix --out runs/mix-1m
     python examples/meta_train.py --num-updates 25 --checkpoint-every 5 \
         --out runs/meta-100k                                # 102k
     python examples/meta_train.py --num-updates 3 --checkpoint-every 1 \
         --out runs/meta-10k                                 # 12k
 
-Every episode draws its own task: the initial LR log-uniform in [1e-4, 1], a
-budget of 10-30 env steps (T=10 inner SGD steps each), 256-4096 MNIST training
-images, an MLP whose hidden layer has 16-64 units, and label noise: a share of
-0-80% of the labels replaced by random classes, so that a low accuracy is not
-always a diverged run (without it the controller re-initialised every CNN run
-on CIFAR-10). The agent sees scale-free records (losses relative to the
-episode's first, log10 LR, score, training accuracy, progress), acts in the
-`reduced` set (LR x 0.2 ... x 1.8, re-init, stop) and is paid the change of the
-Thresholdout score plus 10x the final score (`delta`). Checkpoints every 10
-updates; rerunning the command resumes from the newest. Writes what
-`examples/ppo_mnist.py` writes.
+Every episode draws its own task (`--recipe meta-tiny`, the default): the
+initial LR log-uniform in [1e-4, 1], a budget of 10-30 env steps (T=10 inner
+momentum-SGD steps each), 256-4096 MNIST training images, an MLP whose hidden
+layer has 16-64 units, and label noise: a share of 0-80% of the labels replaced
+by random classes, so that a low accuracy is not always a diverged run (without
+it the controller re-initialised every CNN run on CIFAR-10). The agent sees
+scale-free records (losses relative to the episode's first, log10 LR, score,
+training accuracy, progress), acts in the `reduced` set (LR x 0.2 ... x 1.8,
+re-init, stop) and is paid the change of the Thresholdout score plus 10x the
+final score (`delta`). `--recipe meta-mix` also draws the inner optimizer from
+SGD, momentum, Adam and RMSProp, budgets of 10-150, and shows the agent each
+block's relative weight change. Checkpoints every 10 updates; rerunning the
+command resumes from the newest. Writes what `examples/ppo_mnist.py` writes;
+every flag but `--recipe` is its.
 
-The shipped `meta-tiny-v1` is this recipe's run; `meta-tiny-v0` predates the
-label noise (`--env label_noise=None` reproduces it).
+The shipped `meta-tiny-v1` is `meta-tiny`'s run (`meta-tiny-v0` predates the
+label noise: `--env label_noise=None` reproduces it), and the default,
+`meta-mix-v2-nostop`, is `meta-mix`'s run with seed 0 (its stop action taken out).
 """
 
-from autotrain_jax.experiments.recipes import META_TINY
+import argparse
+
+from autotrain_jax.experiments.recipes import RECIPES
 from autotrain_jax.experiments.train import main
 
+
+def run(argv=None) -> dict:
+    """`train.main` with the recipe `--recipe` names as its defaults."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default="meta-tiny")
+    known, rest = parser.parse_known_args(argv)
+    return main(rest, preset="tiny", defaults=RECIPES[known.recipe])
+
+
 if __name__ == "__main__":
-    main(preset="tiny", defaults=META_TINY)
+    run()

@@ -150,6 +150,37 @@ def test_meta_mix_v2_nostop_is_the_controller_the_suites_report():
     )
 
 
+def test_meta_train_trains_each_shipped_recipe_by_name(monkeypatch):
+    """`examples/meta_train.py --recipe NAME` hands that recipe to train.main:
+    meta-mix's settings are the default's, meta-tiny's meta-tiny-v1's."""
+    from helpers import load_script
+
+    from autotrain_jax.experiments import recipes
+
+    script = load_script("examples/meta_train.py")
+    calls = []
+    monkeypatch.setattr(script, "main", lambda rest, **kw: calls.append((rest, kw)))
+    script.run(["--recipe", "meta-mix", "--out", "runs/x"])
+    script.run(["--seed", "2"])
+    assert calls == [
+        (["--out", "runs/x"], {"preset": "tiny", "defaults": recipes.META_MIX}),
+        (["--seed", "2"], {"preset": "tiny", "defaults": recipes.META_TINY}),
+    ]
+    for recipe, name in (
+        (recipes.META_MIX, controllers.DEFAULT),
+        (recipes.META_TINY, "meta-tiny-v1"),
+    ):
+        trained = controllers.load(name)
+        flags = {k: recipe[k] for k in ("action_set", "reward")}
+        assert dict(trained.settings) == flags | recipe["env"]
+        assert (
+            trained.ppo_config.num_envs
+            * trained.ppo_config.num_steps
+            * (recipe["num_updates"])
+            == trained.provenance["env_steps"]
+        )
+
+
 @pytest.mark.parametrize("name", controllers.available())
 def test_every_shipped_controller_acts_the_same_after_a_save(name, tmp_path):
     shipped = controllers.load(name)

@@ -27,3 +27,16 @@ META_TINY = {
 # The main example (`examples/ppo_mnist.py`): the same task distribution,
 # a tenth of the experience (64 x 32 x 50 = 102,400 env steps).
 MAIN = META_TINY | {"num_envs": 64, "num_updates": 50, "checkpoint_every": 0}
+
+# The default controller's recipe (`meta-mix-v2-nostop`, PPO seed 0): meta_tiny's
+# with the inner optimizer drawn per episode from four, budgets of 10-150 env
+# steps, and each block's relative weight change in the observation.
+META_MIX = META_TINY | {
+    "env": META_TINY["env"]
+    | {
+        "max_steps_in_episode": (10, 150),
+        "optimizer": ("sgd", "momentum", "adam", "rmsprop"),
+        "observe_update": True,
+    }
+}
+RECIPES = {"meta-tiny": META_TINY, "meta-mix": META_MIX}

@@ -402,6 +402,7 @@ def update_readme(readme: pathlib.Path, results: dict, controller: str) -> str:
 WALL_TIMES = {
     "examples/ppo_mnist.py": "benchmarks/main-example",
     "examples/meta_train.py": "benchmarks/meta-train",
+    "examples/meta_train.py --recipe meta-mix": "benchmarks/meta-train-mix",
 }
 
 
