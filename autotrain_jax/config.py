@@ -18,6 +18,18 @@ LR_FREE_OPTIMIZERS = (
     "schedule_free_adamw",
 )
 OPTIMIZERS = CLASSIC_OPTIMIZERS + LR_FREE_OPTIMIZERS
+# Those that scale their step per parameter by its gradients' history (Adam's
+# family and cocob's coin betting), against SGD's family (dog and dowg scale
+# one global step).
+ADAPTIVE = (
+    "adam",
+    "adamw",
+    "rmsprop",
+    "cocob",
+    "prodigy",
+    "mechanize",
+    "schedule_free_adamw",
+)
 ACTION_SETS = ("full", "reduced", "continuous", "self_play")
 FULL_NUM_FACTORS = 3  # full_lr_factors: ids f * H + r for f < 3
 REDUCED_NUM_FACTORS = 5  # reduced_lr_factors: ids 0..4
@@ -94,6 +106,10 @@ class EnvConfig:
         as -8), to every record: how far the step moved the weights,
         whatever the optimizer and its LR scale (the quantity DoG-style
         LR-free optimizers measure).
+      observe_optimizer: append 1 to every record if the episode's inner
+        optimizer scales its step per parameter (Adam-like, `ADAPTIVE`), else
+        0 (SGD-like): the LR scale the optimizer lives on, which the LR alone
+        does not tell (1e-2 is high for Adam and low for SGD).
       rewind_past_oldest: what a rewind past the oldest saved weights does:
         `oldest` restores the oldest entry, `reinit` re-initialises (the prototype).
       warm_start: fill the history at reset with H - 1 records, each from a fresh
@@ -117,6 +133,7 @@ class EnvConfig:
     warm_start: bool = False
     observe_task: bool = False
     observe_update: bool = False
+    observe_optimizer: bool = False
 
     def __post_init__(self):
         _check_choice("model", self.model, MODELS)
@@ -146,7 +163,12 @@ class EnvConfig:
                 f"inner_steps (T={self.inner_steps}) must be a multiple of "
                 f"loss_every (S={self.loss_every})"
             )
-        for field in ("warm_start", "observe_task", "observe_update"):
+        for field in (
+            "warm_start",
+            "observe_task",
+            "observe_update",
+            "observe_optimizer",
+        ):
             if not isinstance(getattr(self, field), bool):
                 raise ValueError(
                     f"{field} must be a bool, got {getattr(self, field)!r}"
@@ -206,4 +228,11 @@ class EnvConfig:
         extra = {"original": 2, "extended": 5, "scale_free": 4}[self.observation]
         batch = 1 if self.action_set == "self_play" else 0  # log2 batch-size ratio
         task = 2 if self.observe_task else 0
-        return self.num_losses + extra + batch + task + int(self.observe_update)
+        watched = int(self.observe_update) + int(self.observe_optimizer)
+        return self.num_losses + extra + batch + task + watched
+
+    @property
+    def adaptive(self) -> tuple[bool, ...]:
+        """Per optimizer name (`optimizer_names`): does it scale its step per
+        parameter (`ADAPTIVE`)?"""
+        return tuple(name in ADAPTIVE for name in self.optimizer_names)

@@ -27,6 +27,7 @@ def record(
     batch_size: jax.Array | None = None,
     task: tuple[jax.Array, jax.Array] | None = None,
     update: jax.Array | None = None,
+    adaptive: jax.Array | None = None,
 ) -> jax.Array:
     """One record, shape `(config.record_size,)` float32 (see
     `EnvConfig.observation`).
@@ -42,6 +43,7 @@ def record(
       batch_size: the block's batch size over the configured one (`self_play`).
       task: (budget, train_subset_size) of the episode (`observe_task`).
       update: the block's relative weight change (`observe_update`).
+      adaptive: whether the inner optimizer is Adam-like (`observe_optimizer`).
     """
     losses = finite_losses(losses, max_loss)
     if config.observation == "scale_free":
@@ -60,6 +62,8 @@ def record(
         features.append(jnp.log10(jnp.stack(task).astype(jnp.float32)))
     if config.observe_update:
         features.append(jnp.clip(jnp.log10(jnp.maximum(update, 1e-8)), -8.0, 2.0)[None])
+    if config.observe_optimizer:
+        features.append(jnp.asarray(adaptive, jnp.float32)[None])
     return jnp.concatenate(features).astype(jnp.float32)
 
 

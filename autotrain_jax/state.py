@@ -128,5 +128,11 @@ class EnvState:
             batch_size=self.batch_size / config.batch_size,
             task=(self.task.budget, self.task.train_subset_size),
             update=update,
+            adaptive=self.adaptive(config),
         )
         return self.replace(records=observation.append(self.records, new, where))
+
+    def adaptive(self, config: EnvConfig) -> jax.Array:
+        """() bool: is this episode's inner optimizer Adam-like (`ADAPTIVE`)?"""
+        flags = jnp.asarray(config.adaptive)
+        return flags[0] if self.task.optimizer is None else flags[self.task.optimizer]

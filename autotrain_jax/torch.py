@@ -43,6 +43,19 @@ from autotrain_jax.controllers.steer import decide_block
 
 __all__ = ["Steer", "reset_parameters"]
 
+# torch's optimizers whose kind `Steer` knows: does each scale its step per
+# parameter (as `autotrain_jax.config.ADAPTIVE` does for optax's)?
+ADAPTIVE = {
+    torch.optim.SGD: False,
+    torch.optim.Adam: True,
+    torch.optim.AdamW: True,
+    torch.optim.Adamax: True,
+    torch.optim.NAdam: True,
+    torch.optim.RAdam: True,
+    torch.optim.RMSprop: True,
+    torch.optim.Adagrad: True,
+}
+
 
 def reset_parameters(model: torch.nn.Module) -> None:
     """Re-initialises every submodule of `model` that has `reset_parameters`."""
@@ -62,6 +75,10 @@ class Steer:
       model: the model the optimizer trains, for rewinds and re-inits; without
         it those decisions raise.
       reinit: `model -> None`, re-initialising its weights in place.
+      adaptive: whether the optimizer scales its step per parameter, for a
+        controller trained with `observe_optimizer` (default: True for
+        torch's Adam family and RMSprop, `ADAPTIVE`; False for SGD; else it
+        must be given).
 
     Raises:
       ValueError: for an optimizer without `lr` in a param group, a budget
@@ -76,6 +93,7 @@ class Steer:
         budget: int = 30,
         model: torch.nn.Module | None = None,
         reinit: Callable[[torch.nn.Module], None] = reset_parameters,
+        adaptive: bool | None = None,
     ):
         missing = [i for i, g in enumerate(optimizer.param_groups) if "lr" not in g]
         if missing:
@@ -98,7 +116,11 @@ class Steer:
         self.model = model
         self._reinit = reinit
         self._initial = lrs
-        transform = controllers.steer(controller, initial_lr=lrs[0], budget=budget)
+        if adaptive is None:
+            adaptive = ADAPTIVE.get(type(optimizer))
+        transform = controllers.steer(
+            controller, initial_lr=lrs[0], budget=budget, adaptive=adaptive
+        )
         self._state = transform.init(None)
 
         def update(state, value, score, train_accuracy, weight_change):

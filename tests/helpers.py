@@ -48,3 +48,29 @@ def doc_snippets(page: str, heading: str) -> list[str]:
     end = text.find("\n## ", start + 1)
     section = text[start : len(text) if end == -1 else end]
     return [block.split("```")[0] for block in section.split("```python\n")[1:]]
+
+
+def untrained_controller(**settings):
+    """The default controller's settings with `settings` on top, and a fresh
+    network (no observation normaliser) for their observation's shape: for
+    observation features no shipped controller was trained with."""
+    import dataclasses
+
+    import jax.numpy as jnp
+
+    from autotrain_jax import actions, controllers
+    from autotrain_jax.agents.ppo import networks
+
+    base = controllers.load(controllers.DEFAULT)
+    config = dataclasses.replace(base.env_config, **settings)
+    ppo = dataclasses.replace(base.ppo_config, normalize_obs=False)
+    network = networks.ActorCritic(actions.num_actions(config), False, ppo.hidden)
+    obs = jnp.zeros((config.history, config.record_size))
+    return dataclasses.replace(
+        base,
+        settings={**base.settings, **settings},
+        env_config=config,
+        ppo_config=ppo,
+        agent_params=network.init(jax.random.key(0), obs),
+        disabled=(),
+    )

@@ -426,7 +426,12 @@ def test_validation_gives_each_candidate_its_mean_holdout_accuracy(
 
 @pytest.mark.parametrize(
     "seen",
-    [{"observe_update": True}, {"observe_task": True}, {"observation": "original"}],
+    [
+        {"observe_update": True},
+        {"observe_optimizer": True},
+        {"observe_task": True},
+        {"observation": "original"},
+    ],
 )
 def test_settings_that_change_only_what_the_agent_sees_leave_every_row_as_it_was(
     seen,

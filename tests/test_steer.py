@@ -165,6 +165,22 @@ def test_steer_needs_the_weights_for_an_observe_update_controller(watching):
     np.testing.assert_allclose(state.records[-1, -1], np.log10(0.05), rtol=1e-6)
 
 
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_steer_shows_the_optimizer_kind_it_is_told(adaptive):
+    from helpers import untrained_controller
+
+    controller = untrained_controller(observe_optimizer=True)
+    with pytest.raises(ValueError, match="needs adaptive=True"):
+        steer(controller, initial_lr=0.1, budget=4)
+    transform = steer(controller, initial_lr=0.1, budget=4, adaptive=adaptive)
+    weights = {"w": jnp.ones(2)}
+    state = transform.init(weights)
+    for _ in range(controller.env_config.inner_steps):
+        _, state = transform.update(weights, state, weights, value=1.0)
+    assert state.records[-1, -1] == float(adaptive)
+    assert state.records[-1, -2] > -8  # observe_update's feature comes first
+
+
 def _state_after_block(control: actions.Control, time: int) -> SteerState:
     zeros = jnp.zeros(2)
     return SteerState(

@@ -238,6 +238,27 @@ def test_the_update_feature_is_the_blocks_relative_weight_change():
     np.testing.assert_allclose(obs[-1, -1], np.log10(moved / size), rtol=1e-4)
 
 
+def test_the_optimizer_feature_tells_adam_like_from_sgd_like_per_episode():
+    """`observe_optimizer`: 1 where the episode drew an Adam-like optimizer
+    (`config.ADAPTIVE`), 0 for SGD's family, in every record."""
+    names = ("sgd", "adam", "momentum", "rmsprop")
+    env, params = at.make_env(
+        "tiny", observation="scale_free", observe_optimizer=True, optimizer=names
+    )
+    assert env.config.record_size == env.config.num_losses + 5
+    keys = jax.random.split(jax.random.key(0), 16)
+    _, state = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+    step = jax.jit(jax.vmap(env.step_env, in_axes=(0, 0, None, None)))
+    obs, *_ = step(keys, state, actions.keep(env.config), params)
+    drawn = np.asarray(state.task.optimizer)
+    assert set(drawn) == {0, 1, 2, 3}
+    np.testing.assert_array_equal(obs[:, -1, -1], np.isin(drawn, [1, 3]))
+    single, params = at.make_env("tiny", observe_optimizer=True, optimizer="adamw")
+    _, state = single.reset(jax.random.key(0), params)
+    obs, *_ = single.step_env(keys[0], state, actions.keep(single.config), params)
+    assert obs[-1, -1] == 1.0
+
+
 def _count_inner_training(env):
     """Wraps `env.trainee.train` to count its runs (a host callback per run)."""
     calls = []

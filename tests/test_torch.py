@@ -199,6 +199,23 @@ def test_a_controller_that_observes_updates_sees_the_optax_adapters_records():
         Steer(optimizer, controller, budget=4)
 
 
+def test_the_optimizer_kind_is_read_from_torchs_optimizer_class():
+    from helpers import untrained_controller
+
+    controller = untrained_controller(observe_optimizer=True)
+    model = torch.nn.Linear(2, 1)
+    period = controller.env_config.inner_steps
+    for kind, adaptive in ((torch.optim.Adam, 1.0), (torch.optim.SGD, 0.0)):
+        steer = Steer(kind(model.parameters(), lr=0.1), controller, 4, model)
+        for _ in range(period):
+            steer.step(1.0)
+        assert float(steer._state.records[-1, -1]) == adaptive
+    odd = torch.optim.Adadelta(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="needs adaptive"):
+        Steer(odd, controller, 4, model)
+    Steer(odd, controller, 4, model, adaptive=True)
+
+
 def test_bad_input_names_the_field():
     model = torch.nn.Linear(2, 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)

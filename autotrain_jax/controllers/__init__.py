@@ -128,6 +128,7 @@ class Controller:
             "loss_every",
             "observe_task",
             "observe_update",
+            "observe_optimizer",
             "record_size",
             "action_set",
         )

@@ -63,6 +63,7 @@ def steer(
     *,
     lr_min: float | None = None,
     lr_max: float | None = None,
+    adaptive: bool | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     """Scales updates by the controller's LR over `initial_lr`, deciding every
     `controller.env_config.inner_steps` updates.
@@ -92,11 +93,14 @@ def steer(
       budget: the run's length in blocks of T updates (its progress input).
       lr_min: the lowest LR (default: the env's, 1e-5).
       lr_max: the highest LR (default: the env's, 1).
+      adaptive: whether the chained optimizer scales its step per parameter
+        (Adam-like: `config.ADAPTIVE`); required by a controller trained with
+        `observe_optimizer`, ignored by others.
 
     Raises:
       ValueError: for a controller whose observation needs what steer does
-        not compute (the `self_play` batch size, `observe_task`), or bad
-        `initial_lr` / `budget`.
+        not compute (the `self_play` batch size, `observe_task`), or what it
+        was not given (`adaptive`), or bad `initial_lr` / `budget`.
     """
     config = controller.env_config
     if config.action_set == "self_play" or config.observe_task:
@@ -104,6 +108,11 @@ def steer(
             "steer supports controllers with action_set in ('full', 'reduced', "
             "'continuous') and observe_task=False, got "
             f"{config.action_set!r}, observe_task={config.observe_task}"
+        )
+    if config.observe_optimizer and not isinstance(adaptive, bool):
+        raise ValueError(
+            "a controller trained with observe_optimizer=True needs adaptive=True "
+            f"(Adam-like) or False (SGD-like), got {adaptive!r}"
         )
     if not initial_lr > 0 or not int(budget) >= 1:
         raise ValueError(
@@ -158,6 +167,7 @@ def steer(
             first_loss=first_loss,
             max_loss=env_params.max_loss,
             update=jnp.where(finite, state.update, 0.0),  # the env's, on divergence
+            adaptive=bool(adaptive),
         )
         state = state._replace(
             loss_sums=jnp.zeros_like(state.loss_sums),

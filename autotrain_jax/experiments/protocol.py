@@ -51,7 +51,12 @@ EVAL_ROWS = (TUNED, "cocob")
 # Settings that change only what the agent sees, never the training or its
 # random streams: controllers that differ from the opponents' in these alone
 # still pair with them (`add_controllers`).
-OBSERVATION_ONLY = ("observation", "observe_task", "observe_update")
+OBSERVATION_ONLY = (
+    "observation",
+    "observe_task",
+    "observe_update",
+    "observe_optimizer",
+)
 
 
 @dataclasses.dataclass(frozen=True)
