@@ -28,6 +28,10 @@ TOY = {
     "tasks": {"toy": {"family": "sgd-like", "env": {"max_steps_in_episode": 3}}},
     "goals": {},
 }
+# The toy's controller: its fixed prior runs its own training distribution,
+# whose budgets (10-30 blocks, momentum SGD) keep the toy fast; the default's
+# reach 150 blocks over four optimizers.
+TOY_CONTROLLER = "meta-tiny-v1-nostop"
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +122,7 @@ def test_no_task_is_in_two_shipped_suites():
 def toy_results(tmp_path_factory):
     path = tmp_path_factory.mktemp("suite") / "toy.json"
     path.write_text(json.dumps(TOY))
-    trained = {"default": controllers.load(controllers.DEFAULT)}
+    trained = {"default": controllers.load(TOY_CONTROLLER)}
     mp = pytest.MonkeyPatch()  # two LR-free rows stand for all seven: compiles
     mp.setattr(protocol, "LR_FREE_OPTIMIZERS", ("cocob", "schedule_free_adamw"))
     try:
@@ -232,7 +236,7 @@ def test_the_task_table_shows_each_rows_accuracy_and_the_paired_gap(toy_results)
 
 
 def test_a_task_runs_only_the_rows_asked_for_and_names_unknown_ones():
-    trained = {"default": controllers.load(controllers.DEFAULT)}
+    trained = {"default": controllers.load(TOY_CONTROLLER)}
     keys = jax.random.split(jax.random.key(0), 2)
     common = {"train_size": 256, "holdout_size": 128, "max_steps_in_episode": 2}
     with pytest.raises(ValueError, match="rows must be among.*'cocobb'"):
@@ -291,7 +295,7 @@ def test_the_readme_block_tables_every_opponent_not_beaten_and_no_other(toy_resu
 
 def test_lr_free_rows_start_at_their_defaults(toy_results):
     del toy_results  # (fixture order) the row's env: LR 1 kept throughout
-    trained = controllers.load(controllers.DEFAULT)
+    trained = controllers.load(TOY_CONTROLLER)
     env, params = protocol.twin(
         trained,
         {"optimizer": "cocob", "initial_lr": 1.0, "lr_max": 10.0, **TOY["data"]},
@@ -354,7 +358,7 @@ def test_a_continued_run_keeps_its_tasks_and_refuses_another_run(
 ):
     path = tmp_path / "toy.json"
     path.write_text(json.dumps(TOY))
-    trained = {"default": controllers.load(controllers.DEFAULT)}
+    trained = {"default": controllers.load(TOY_CONTROLLER)}
     saved = report.from_json(report.to_json(toy_results))
 
     def rerun(*args, **kwargs):
@@ -381,7 +385,7 @@ def test_added_controllers_pair_with_the_earlier_opponents(toy_results, tmp_path
     path = tmp_path / "toy.json"
     path.write_text(json.dumps(TOY))
     suite = protocol.load_suite(path)
-    default = controllers.load(controllers.DEFAULT)
+    default = controllers.load(TOY_CONTROLLER)
     rows = protocol.add_controllers({"again": default}, suite, toy_results, default)
     assert list(rows["tasks"]["toy"]["cells"][0.001]) == ["controller again"]
     added = protocol.with_opponents(rows, toy_results)
@@ -409,7 +413,7 @@ def test_validation_gives_each_candidate_its_mean_holdout_accuracy(
     path = tmp_path / "toy.json"
     path.write_text(json.dumps(TOY))
     suite = protocol.load_suite(path)
-    default = controllers.load(controllers.DEFAULT)
+    default = controllers.load(TOY_CONTROLLER)
     v0 = controllers.load("meta-tiny-v0")
     chosen = protocol.validate({"default": default, "v0": v0}, suite)
     cells = chosen["tasks"]["toy"]["cells"]
