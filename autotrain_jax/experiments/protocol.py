@@ -215,7 +215,7 @@ def from_initial_lrs(
     overrides: Mapping[str, Any] | None = None,
     data_dir=None,
 ) -> dict[str, Any]:
-    """`compare_task` on the controllers' own training distribution (with
+    """`compare_task` on the first controller's training distribution (with
     `overrides`), from each of `initial_lrs`, the tuned constant chosen over
     `grid` with the initial LRs added; no fixed prior: {"cells", "tuned_lr"}.
 
