@@ -1,5 +1,8 @@
 """PPO: losses, probes with known answers, and learning on the tiny preset."""
 
+import subprocess
+import sys
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -9,7 +12,13 @@ from probes import HorizonProbe, ScaleProbe, SignProbe
 
 import autotrain_jax as at
 from autotrain_jax import baselines
-from autotrain_jax.agents.ppo import PPOConfig, compute_gae, make_ppo, make_train
+from autotrain_jax.agents.ppo import (
+    PPOConfig,
+    compute_gae,
+    make_ppo,
+    make_train,
+    networks,
+)
 from autotrain_jax.evaluation import evaluate_many
 
 
@@ -76,6 +85,45 @@ def test_train_compiles_once_and_vmaps_over_seeds():
         runner, metrics = batched(jax.random.split(jax.random.key(seed), 3), None)
     assert metrics["reward"].shape == (3, 2)
     assert metrics["actions"].shape == (3, 2, 2)
+
+
+def test_vmap_over_seeds_draws_each_seeds_network_as_alone():
+    network = networks.ActorCritic(num_actions=5)
+    obs = jnp.zeros((4, 7))
+    keys = jax.random.split(jax.random.key(0), 3)
+    batched = jax.jit(jax.vmap(network.init, in_axes=(0, None)))(keys, obs)
+    alone = [network.init(key, obs) for key in keys]
+    chex.assert_trees_all_equal(batched, jax.tree.map(lambda *x: jnp.stack(x), *alone))
+
+
+# Initialising the network under vmap, over and over, on a 2-thread pool: with
+# flax's orthogonal initializer as it is, jaxlib's batched QRs deadlocked XLA's
+# CPU pool within a few calls (the README's PPO block hung the suite).
+_INIT_LOOP = """
+import os
+os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:2])  # the pool's size
+import jax, jax.numpy as jnp
+from autotrain_jax.agents.ppo import networks
+network = networks.ActorCritic(num_actions=5)
+init = jax.jit(jax.vmap(network.init, in_axes=(0, None)))
+obs = jnp.zeros((4, 7))
+for seed in range(200):
+    jax.block_until_ready(init(jax.random.split(jax.random.key(seed), 2), obs))
+print("done")
+"""
+
+
+def test_initialising_under_vmap_never_hangs_the_cpu_pool():
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _INIT_LOOP],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("200 vmapped network inits did not finish in 120 s: hung")
+    assert done.stdout.strip() == "done", done.stderr[-2000:]
 
 
 def test_ppo_learns_to_raise_a_learning_rate_100x_too_low_on_the_tiny_preset():

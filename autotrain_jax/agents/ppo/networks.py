@@ -46,8 +46,31 @@ class ActorCritic(nn.Module):
         return PolicyOutput(head, log_std, value)
 
 
-def _orthogonal(scale: float):
-    return nn.initializers.orthogonal(scale)
+def _orthogonal(scale: float) -> nn.initializers.Initializer:
+    """Flax's orthogonal initializer, one matrix at a time under `vmap`.
+
+    Under `vmap` (over seeds, as PureJaxRL trains) each layer's QR is one
+    batched LAPACK call, and jaxlib's CPU kernel (0.10.2) spreads the batch
+    over XLA's intra-op thread pool and blocks until it is done. Layers whose
+    QRs run at once can hold every pool thread, each waiting for work queued
+    behind the others: `vmap(make_train(...))` over 2 seeds hung on 2 cores.
+    A loop over the batch (`lax.map`) draws the same matrices, bit for bit.
+    """
+    orthogonal = nn.initializers.orthogonal(scale)
+
+    def init(key, shape, dtype=jnp.float32):
+        @jax.custom_batching.custom_vmap
+        def draw(key):
+            return orthogonal(key, shape, dtype)
+
+        @draw.def_vmap
+        def _(axis_size, in_batched, keys):
+            del axis_size, in_batched
+            return jax.lax.map(draw, keys), True
+
+        return draw(key)
+
+    return init
 
 
 def sample(key: jax.Array, out: PolicyOutput, continuous: bool) -> jax.Array:
