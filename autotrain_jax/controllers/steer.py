@@ -34,7 +34,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
-from optax.tree_utils import tree_where
 
 from autotrain_jax import actions, observation
 from autotrain_jax.history import rewind_depth, rewind_reinitialises
@@ -208,12 +207,15 @@ def steer(
                 "pass params to the optimizer's init and to every update (or "
                 "weight_change at each block's end)"
             )
-        # Selects, not lax.cond: a conditional in a user's jitted step hung
-        # XLA:CPU's runtime under load (1 of 3 concurrent README loops, 2 cores).
         begins = (state.count - 1) % period == 0
-        start = tree_where(begins, params, state.start)
-        moved = observation.relative_change(start, optax.apply_updates(params, updates))
-        change = jnp.where(ends, moved, state.update)
+        start = jax.lax.cond(begins, lambda: params, lambda: state.start)
+        change = jax.lax.cond(
+            ends,
+            lambda: observation.relative_change(
+                start, optax.apply_updates(params, updates)
+            ),
+            lambda: state.update,
+        )
         return state._replace(start=start, update=change)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
