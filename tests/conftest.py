@@ -30,13 +30,13 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-# XLA's CPU client runs computations asynchronously by default, and now and
-# then a worker that has run many test files waits forever for a result (a
-# known JAX bug: jax-ml/jax#25861). Twice the wait came at the scale-out page's
-# first computation, right after the controllers page left a PPO run in flight
-# (2026-12-04: in eager vmap(reset); 2026-12-06: a constant's value during
-# jit lowering, the process idle). Computations run inline here instead; set
-# before anything creates the CPU client.
+# XLA's CPU client runs computations asynchronously by default, so a program
+# that never finishes shows up at the next computation that waits for it. Run
+# them inline, so that a hang is reported at the call that hangs. Two hangs
+# once blamed on async dispatch (jax-ml/jax#25861) came right after the
+# controllers page's vmapped PPO, most likely the deadlock of PPO's batched
+# initializer (see `agents/ppo/networks._orthogonal`), found when inline runs
+# hung at that call. Set before the CPU client exists.
 jax.config.update("jax_cpu_enable_async_dispatch", False)
 from hypothesis import settings  # noqa: E402
 
