@@ -1,10 +1,14 @@
-"""How fast the meta_tiny recipe gathers experience: PPO's seconds per update
+"""How fast a meta-training recipe gathers experience: PPO's seconds per update
 (compile excluded) and the env alone on the recipe's task distribution, with
 `control_flow.when` computing fresh weights for the asking envs only (the
-default share) or for the whole batch at once (share 1, as before).
+default share) or for the whole batch at once (share 1, as before); and, for a
+recipe that draws the inner optimizer per episode, the same recipe with each
+named optimizer alone (`--alone`): under `vmap` every member of the set steps.
 
     python benchmarks/recipe_speed.py                      # ~8 min on 2 CPU cores
     python benchmarks/recipe_speed.py --out recipe-speed.json  # + .md beside
+    python benchmarks/recipe_speed.py --recipe meta-mix --shares 8 \
+        --alone momentum,adam --out recipe-speed-mix.json
 
 Every program is compiled first; then `--repeats` rounds time each once in
 turn (`throughput.interleaved`), and medians are reported. PPO runs its first
@@ -30,20 +34,17 @@ from autotrain_jax.experiments import recipes
 from autotrain_jax.experiments.provenance import machine
 from autotrain_jax.experiments.throughput import env_rollout, interleaved
 
-RECIPE = recipes.META_TINY
-RUN_STEPS = RECIPE["num_envs"] * RECIPE["num_steps"] * RECIPE["num_updates"]
 
-
-def programs(recipe: dict, updates: int, share: int):
+def programs(recipe: dict, updates: int, share: int, label: str, overrides: dict):
     """({name: (compiled, args)}, chunk, compile seconds of both): `updates`
     PPO updates, and as many env steps alone, with `when` gathering `1/share`
-    of the batch (`chunk` envs) at a time."""
+    of the batch (`chunk` envs) at a time, the recipe's env with `overrides`."""
     control_flow.SHARE = share  # read while tracing, below
     env, params = at.make_env(
         "tiny",
         action_set=recipe["action_set"],
         reward=recipe["reward"],
-        **recipe["env"],
+        **(recipe["env"] | overrides),
     )
     config = PPOConfig(
         num_envs=recipe["num_envs"], num_steps=recipe["num_steps"], num_updates=updates
@@ -59,38 +60,44 @@ def programs(recipe: dict, updates: int, share: int):
     alone = jax.jit(rollout).lower(state, key, params).compile()
     compile_s = time.perf_counter() - start
     runs = {
-        f"ppo/{share}": (ppo, (key, params)),
-        f"env/{share}": (alone, (state, key, params)),
+        f"ppo/{label}": (ppo, (key, params)),
+        f"env/{label}": (alone, (state, key, params)),
     }
     return runs, control_flow.chunk_size(num_envs), compile_s
 
 
 def measure(args) -> dict:
-    recipe = RECIPE
-    runs, chunks, compile_s = {}, {}, {}
+    recipe = recipes.RECIPES[args.recipe]
     default_share = control_flow.SHARE
+    variants = [(f"share 1/{share}", share, {}) for share in args.shares]
+    variants += [
+        (f"{name} alone", default_share, {"optimizer": name}) for name in args.alone
+    ]
+    runs, chunks, compile_s = {}, {}, {}
     try:
-        for share in args.shares:
-            compiled, chunks[share], compile_s[share] = programs(
-                recipe, args.updates, share
+        for label, share, overrides in variants:
+            compiled, chunks[label], compile_s[label] = programs(
+                recipe, args.updates, share, label, overrides
             )
             runs |= compiled
     finally:
         control_flow.SHARE = default_share
     seconds = interleaved(runs, args.repeats)
     steps = recipe["num_envs"] * recipe["num_steps"] * args.updates
+    run_steps = recipe["num_envs"] * recipe["num_steps"] * recipe["num_updates"]
     rows = []
-    for share in args.shares:
-        ppo, env = seconds[f"ppo/{share}"], seconds[f"env/{share}"]
+    for label, share, _ in variants:
+        ppo, env = seconds[f"ppo/{label}"], seconds[f"env/{label}"]
         rows.append(
             {
+                "variant": label,
                 "share": share,
-                "chunk": chunks[share],
+                "chunk": chunks[label],
                 "ppo_env_steps_per_s": steps / ppo,
                 "env_steps_per_s": steps / env,
                 "ppo_over_env": env / ppo,
-                "minutes_per_run": RUN_STEPS / (steps / ppo) / 60,
-                "compile_s": compile_s[share],
+                "minutes_per_run": run_steps / (steps / ppo) / 60,
+                "compile_s": compile_s[label],
             }
         )
     return {
@@ -98,7 +105,7 @@ def measure(args) -> dict:
         "date": time.strftime("%Y-%m-%d"),
         "hardware": machine(),
         "jax": jax.__version__,
-        "recipe": "meta_tiny",
+        "recipe": args.recipe,
         "settings": {
             k: v for k, v in recipe.items() if k in ("num_envs", "num_steps", "env")
         },
@@ -117,15 +124,17 @@ def markdown(report: dict) -> str:
         f"{recipe['num_steps']} steps per update; PPO's first {report['updates']} "
         f"updates, median of {report['repeats']} interleaved rounds. *Share*: "
         "`when` computes fresh weights for the asking envs, this fraction of the "
-        "batch (*chunk* envs) at a time (1: the whole batch at once).",
+        "batch (*chunk* envs) at a time (1: the whole batch at once). *Alone*: "
+        "the recipe with that inner optimizer only.",
         "",
-        "| share | chunk | PPO env steps/s | env alone steps/s | PPO / env | "
+        "| variant | chunk | PPO env steps/s | env alone steps/s | PPO / env | "
         "min per 1.024M steps | compile s (both) |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in report["rows"]:
+        variant = row.get("variant", f"share 1/{row['share']}")  # older files
         lines.append(
-            f"| 1/{row['share']} | {row['chunk']} | {row['ppo_env_steps_per_s']:.0f} "
+            f"| {variant} | {row['chunk']} | {row['ppo_env_steps_per_s']:.0f} "
             f"| {row['env_steps_per_s']:.0f} | {row['ppo_over_env']:.2f} "
             f"| {row['minutes_per_run']:.1f} | {row['compile_s']:.1f} |"
         )
@@ -134,6 +143,9 @@ def markdown(report: dict) -> str:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--recipe", choices=sorted(recipes.RECIPES), default="meta-tiny"
+    )
     parser.add_argument("--updates", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
@@ -141,6 +153,12 @@ def main(argv=None):
         type=lambda text: [int(s) for s in text.split(",")],
         default=[1, control_flow.SHARE],
         help="comma-separated: 1 (the whole batch) and 1/share of it",
+    )
+    parser.add_argument(
+        "--alone",
+        type=lambda text: text.split(","),
+        default=[],
+        help="comma-separated inner optimizers, each run alone in the recipe",
     )
     parser.add_argument("--out", default=None, help="JSON path; .md written beside")
     args = parser.parse_args(argv)
