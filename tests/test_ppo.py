@@ -92,8 +92,12 @@ def test_vmap_over_seeds_draws_each_seeds_network_as_alone():
     obs = jnp.zeros((4, 7))
     keys = jax.random.split(jax.random.key(0), 3)
     batched = jax.jit(jax.vmap(network.init, in_axes=(0, None)))(keys, obs)
-    alone = [network.init(key, obs) for key in keys]
-    chex.assert_trees_all_equal(batched, jax.tree.map(lambda *x: jnp.stack(x), *alone))
+    alone = [jax.jit(network.init)(key, obs) for key in keys]
+    # Two XLA programs may round the normal draws differently in the last bits;
+    # another seed's (or layer's) matrix differs in every entry by far more.
+    chex.assert_trees_all_close(
+        batched, jax.tree.map(lambda *x: jnp.stack(x), *alone), rtol=1e-5, atol=1e-6
+    )
 
 
 # Initialising the network under vmap, over and over, on a 2-thread pool: with

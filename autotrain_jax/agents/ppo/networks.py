@@ -54,7 +54,7 @@ def _orthogonal(scale: float) -> nn.initializers.Initializer:
     over XLA's intra-op thread pool and blocks until it is done. Layers whose
     QRs run at once can hold every pool thread, each waiting for work queued
     behind the others: `vmap(make_train(...))` over 2 seeds hung on 2 cores.
-    A loop over the batch (`lax.map`) draws the same matrices, bit for bit.
+    A loop over the batch (`lax.map`) draws each seed's matrices as alone.
     """
     orthogonal = nn.initializers.orthogonal(scale)
 
