@@ -30,6 +30,7 @@ import jax
 import autotrain_jax as at
 from autotrain_jax import control_flow
 from autotrain_jax.agents.ppo import PPOConfig, make_train
+from autotrain_jax.config import check_optimizer
 from autotrain_jax.experiments import recipes
 from autotrain_jax.experiments.provenance import machine
 from autotrain_jax.experiments.throughput import env_rollout, interleaved
@@ -141,6 +142,13 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _optimizers(text: str) -> list[str]:
+    try:
+        return list(check_optimizer(tuple(text.split(","))))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -156,7 +164,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--alone",
-        type=lambda text: text.split(","),
+        type=_optimizers,
         default=[],
         help="comma-separated inner optimizers, each run alone in the recipe",
     )
