@@ -16,6 +16,7 @@ throughput (`autotrain_jax.experiments.throughput`), with its own flags.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 import jax
@@ -152,7 +153,7 @@ def main() -> None:
 
 def run(argv: list[str]) -> dict | None:
     """Runs the command line `argv`; returns `train`'s evaluation summary and
-    `evaluate`'s per-seed results."""
+    `evaluate`'s per-seed results, with their provenance (date, machine, command)."""
     argv = list(argv)
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
@@ -169,7 +170,7 @@ def run(argv: list[str]) -> dict | None:
             parser.error(
                 f"--seeds must be >= 2 (a confidence interval), got {args.seeds}"
             )
-        from autotrain_jax.experiments import report
+        from autotrain_jax.experiments import provenance, report
 
         compile_cache.enable(args.no_compile_cache)
         results = evaluate(
@@ -181,6 +182,9 @@ def run(argv: list[str]) -> dict | None:
             rows=args.rows,
             update=args.update,
         )
+        results["provenance"] = provenance.stamp() | {
+            "command": shlex.join(["autotrain-jax", *argv])
+        }
         print(report.to_json(results) if args.json else report.task_table(results))
         return results
     elif args.command == "compare":

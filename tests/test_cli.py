@@ -65,6 +65,11 @@ def test_evaluate_prints_the_main_examples_table_for_a_controller(capsys):
         + ["--rows", "cocob", "--env", "max_steps_in_episode=3", "--json"]
     )
     assert capsys.readouterr().out == report.to_json(results) + "\n"
+    assert {"date", "machine", "jax"} <= set(results["provenance"])
+    assert results["provenance"]["command"] == (
+        "autotrain-jax evaluate meta-tiny-v0 --seeds 2 --lrs 0.01,1 --rows cocob "
+        "--env max_steps_in_episode=3 --json"
+    )
     assert sorted(results["cells"]) == [0.01, 1.0]
     rows = results["cells"][0.01]
     assert list(rows) == [

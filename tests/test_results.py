@@ -72,16 +72,20 @@ def test_the_recipe_search_page_is_generated_from_its_screens(suite_v2):
 @pytest.mark.parametrize(
     ("page", "marker", "committed"),
     [
-        ("README.md", "main example", "evaluation.json"),
-        ("docs/controllers.md", "shipped controller", "shipped.json"),
+        ("README.md", "main example", "main-example/evaluation.json"),
+        ("docs/controllers.md", "shipped controller", "main-example/shipped.json"),
+        *(
+            ("docs/results.md", f"default with {name}", f"default-by-optimizer/{name}.json")
+            for name in ("sgd", "momentum", "adam", "rmsprop")
+        ),
     ],
 )
-def test_the_pages_show_the_main_examples_committed_tables(page, marker, committed):
-    path = ROOT / "benchmarks" / "main-example" / committed
+def test_the_pages_show_the_committed_evaluate_tables(page, marker, committed):
+    path = ROOT / "benchmarks" / committed
     table = report.task_table(report.from_json(path.read_text()))
     text = (ROOT / page).read_text()
-    block = text.split(f"<!-- {marker}: generated from benchmarks/main-example/")[1]
-    block = block.split("-->", 1)[1].split(f"<!-- end {marker} -->")[0]
+    block = text.split(f"<!-- {marker}: generated from benchmarks/{committed} -->")[1]
+    block = block.split(f"<!-- end {marker} -->")[0]
     assert block.strip() == table
 
 
