@@ -75,8 +75,8 @@ def test_the_recipe_search_page_is_generated_from_its_screens(suite_v2):
         ("README.md", "main example", "main-example/evaluation.json"),
         ("docs/controllers.md", "shipped controller", "main-example/shipped.json"),
         *(
-            ("docs/results.md", f"default with {name}", f"default-by-optimizer/{name}.json")
-            for name in ("sgd", "momentum", "adam", "rmsprop")
+            ("docs/results.md", f"default with {n}", f"default-by-optimizer/{n}.json")
+            for n in ("sgd", "momentum", "adam", "rmsprop")
         ),
     ],
 )
