@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 from typing import Any
 
 import numpy as np
@@ -468,6 +469,26 @@ def _replace_block(text: str, marker: str, body: str) -> str:
     return f"{head}{begin}\n{body}\n{end}{tail}"
 
 
+# A page's evaluate table: `<!-- NAME: generated from FILE -->`, the table,
+# `<!-- end NAME -->`, FILE an `autotrain-jax evaluate --json` output.
+TABLE_BLOCK = re.compile(
+    r"(?P<begin><!-- (?P<name>[^:>]+): generated from (?P<file>\S+\.json) -->\n)"
+    r".*?(?P<end>\n<!-- end (?P=name) -->)",
+    re.S,
+)
+
+
+def update_tables(page: pathlib.Path, root: pathlib.Path) -> str:
+    """`page`'s text with every evaluate table (`TABLE_BLOCK`) regenerated as
+    `task_table` of its file (a path relative to `root`)."""
+
+    def table(match: re.Match) -> str:
+        results = from_json((root / match["file"]).read_text())
+        return f"{match['begin']}{task_table(results)}{match['end']}"
+
+    return TABLE_BLOCK.sub(table, page.read_text())
+
+
 def write(results: dict, out: pathlib.Path) -> None:
     """suite.json (every seed, every grid row) and suite.md into `out`."""
     out.mkdir(parents=True, exist_ok=True)
@@ -476,14 +497,21 @@ def write(results: dict, out: pathlib.Path) -> None:
 
 
 def main(argv=None) -> None:
-    """python -m autotrain_jax.experiments.report FOLDER [--readme README.md]:
-    rewrites FOLDER/suite.md (and the README's suite block) from suite.json."""
+    """python -m autotrain_jax.experiments.report [FOLDER] [--readme README.md]
+    [--tables PAGE ...]: rewrites FOLDER/suite.md (and the README's suite
+    block) from suite.json, and each PAGE's evaluate tables from their files
+    (paths relative to the current folder, the repository's root)."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__.split(":")[0])
-    parser.add_argument("folder", type=pathlib.Path)
+    parser.add_argument("folder", type=pathlib.Path, nargs="?")
     parser.add_argument("--readme", type=pathlib.Path, default=None)
+    parser.add_argument("--tables", type=pathlib.Path, nargs="+", default=[])
     args = parser.parse_args(argv)
+    for page in args.tables:
+        page.write_text(update_tables(page, pathlib.Path.cwd()))
+    if args.folder is None:
+        return
     results = from_json((args.folder / "suite.json").read_text())
     (args.folder / "suite.md").write_text(markdown(results))
     if args.readme is not None:
