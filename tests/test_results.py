@@ -39,6 +39,8 @@ def test_the_readme_shows_the_generated_suite_block_of_the_default():
     controller = report.controller_rows(v3)[0]
     assert controller == "controller meta-mix-update-long"
     assert readme.read_text() == report.update_readme(readme, v3, controller)
+    run = v3["provenance"]  # the block says when and where the suite ran
+    assert f"Suite v3 (run {run['date']} on {run['machine']})," in readme.read_text()
 
 
 def test_the_readme_wall_times_are_generated_from_the_committed_runs():

@@ -337,9 +337,11 @@ def readme_block(results: dict, controller: str) -> str:
     ]
     rows = goal_rows(results, controller)
     met = [goal.split(".")[0] for goal, _, ok in rows if ok]
+    run = results.get("provenance")
+    ran = f" (run {run['date']} on {run['machine']})" if run else ""
     return "\n".join(
         [
-            f"Suite {results['suite']}, {results['seeds']} paired seeds, "
+            f"Suite {results['suite']}{ran}, {results['seeds']} paired seeds, "
             f"{len(tasks)} tasks ({', '.join(tasks)}), {controller}: "
             f"{len(met)} of {len(rows)} goals met ({', '.join(met) or 'none'}; "
             "each goal and its measure in the suite's page).",
