@@ -34,19 +34,61 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
     `trainee` is the network a step trains (`autotrain_jax.trainee.Trainee`);
     `trainee.train(key, params, opt_state, lr, data)` is the bare inner
     training one step runs (T optimizer steps), for baselines and benchmarks.
+
+    With a set of inner optimizers (`EnvConfig.optimizer` a tuple), every
+    episode draws one; `optimizer_member` fixes it to that index of the set
+    instead (the state then holds that member's optimizer state only), which
+    `batch_groups` uses.
     """
 
-    def __init__(self, config: EnvConfig, params: EnvParams):
+    def __init__(
+        self, config: EnvConfig, params: EnvParams, optimizer_member: int | None = None
+    ):
         check_params(params)
         config.check_hidden_widths(params.hidden_widths)
         self.config = config
         self._default_params = params
-        self.trainee = Trainee(config, params.data)
+        self.optimizer_member = optimizer_member
+        self.trainee = Trainee(config, params.data, optimizer_member)
 
     def __reduce__(self):
         """Pickled and deep-copied as its settings, rebuilt by `__init__` (its
         compiled pieces are closures, which pickle cannot store)."""
-        return type(self), (self.config, self._default_params)
+        return type(self), (self.config, self._default_params, self.optimizer_member)
+
+    def batch_groups(self, num_envs: int) -> tuple[tuple[range, AutoTrainEnv], ...]:
+        """A batch of `num_envs` envs as groups of consecutive rows, each with
+        the env that steps it (`autotrain_jax.vector.batched(..., grouped=True)`
+        vmaps each group with its own program).
+
+        With a set of K inner optimizers: K groups of sizes within one of each
+        other, group k's episodes always training with member k, so that each
+        group's program steps one optimizer, not all K. The set is then spread
+        evenly over the batch (row r trains with member `r * K // num_envs`)
+        instead of drawn per episode; the other settings are drawn as before.
+        With one optimizer: one group, this env.
+
+        Raises:
+          ValueError: if `num_envs` is smaller than the set (a member would
+            never run).
+        """
+        num = len(self.config.optimizer_names)
+        if num == 1 or self.optimizer_member is not None:
+            return ((range(num_envs), self),)
+        if num_envs < num:
+            raise ValueError(
+                f"num_envs ({num_envs}) must be at least the number of inner "
+                f"optimizers ({num}) to group a batch by optimizer"
+            )
+        bounds = [-(-k * num_envs // num) for k in range(num + 1)]
+        return tuple(
+            (range(bounds[k], bounds[k + 1]), self.pinned(k)) for k in range(num)
+        )
+
+    def pinned(self, optimizer_member: int) -> AutoTrainEnv:
+        """This env with every episode's inner optimizer the set's member
+        `optimizer_member` (see the class docstring)."""
+        return type(self)(self.config, self._default_params, optimizer_member)
 
     @property
     def name(self) -> str:
@@ -231,7 +273,8 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
 
     # -- pieces of the step, each a pure state -> state function ------------------
     def _sample_task(self, key: jax.Array, params: EnvParams) -> Task:
-        return sample_task(key, params, len(self.config.optimizer_names))
+        num = len(self.config.optimizer_names)
+        return sample_task(key, params, num, self.optimizer_member)
 
     def _reinit(
         self, key: jax.Array, state: EnvState, params: EnvParams, where=True

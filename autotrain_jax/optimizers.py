@@ -59,30 +59,45 @@ class InnerOptimizer:
     With several names, the state is the tuple of every member's state, and
     `choice` (a traced int32, the episode's `Task.optimizer`) selects which one
     steps; one program serves them all. Under `vmap` every member's update is
-    computed and the chosen one kept, so a set costs the sum of its members.
+    computed and the chosen one kept, and every env carries every member's
+    state. With `member` given, the optimizer is that one member of the set
+    alone (its state and program only, `choice` ignored): a batch grouped by
+    optimizer (`AutoTrainEnv.batch_groups`) steps each group with its own.
 
     Args:
       names: one name of `config.OPTIMIZERS`, or a tuple of distinct ones.
+      member: None, or the index in `names` of the one member that runs.
 
     Raises:
       ValueError: naming the field and the allowed names, for any other.
     """
 
-    def __init__(self, names: str | tuple[str, ...]):
+    def __init__(self, names: str | tuple[str, ...], member: int | None = None):
         self.names = check_optimizer(names)
+        index = isinstance(member, int) and not isinstance(member, bool)
+        if member is not None and not (index and 0 <= member < len(self.names)):
+            raise ValueError(
+                f"optimizer member must be None or an index in "
+                f"range({len(self.names)}) of {self.names}, got {member!r}"
+            )
+        self.member = member
+        # the optimizers whose states this one carries
+        self._running = self.names if member is None else (self.names[member],)
 
     def _transform(self, name: str, lr) -> optax.GradientTransformation:
         return _FACTORIES[name](learning_rate=lr * base_learning_rate(name))
 
     def init(self, weights) -> Any:
         """The state of a fresh run: one member's state, or a tuple of them."""
-        states = tuple(self._transform(name, 1.0).init(weights) for name in self.names)
-        return states[0] if len(self.names) == 1 else states
+        states = tuple(
+            self._transform(name, 1.0).init(weights) for name in self._running
+        )
+        return states[0] if len(states) == 1 else states
 
     def apply(self, grads, state, weights, lr: jax.Array, choice=None):
         """One step at learning rate `lr`; returns `(weights, state)`."""
-        if len(self.names) == 1:
-            return self._apply_one(self.names[0], grads, state, weights, lr)
+        if len(self._running) == 1:
+            return self._apply_one(self._running[0], grads, state, weights, lr)
 
         def member(i):
             def step(state):
@@ -103,9 +118,9 @@ class InnerOptimizer:
     def eval_weights(self, state, weights, choice=None):
         """The weights to evaluate: schedule-free's averaged iterate (optax's
         `schedule_free_eval_params`), the trained weights for every other."""
-        if not any(name in SCHEDULE_FREE for name in self.names):
+        if not any(name in SCHEDULE_FREE for name in self._running):
             return weights
-        if len(self.names) == 1:
+        if len(self._running) == 1:
             return contrib.schedule_free_eval_params(state, weights)
 
         def member(name, i):

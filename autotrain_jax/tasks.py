@@ -73,11 +73,14 @@ def _log_uniform(key: jax.Array, low, high) -> jax.Array:
     return jnp.clip(jnp.exp(log_value), low, high)
 
 
-def sample_task(key: jax.Array, params, num_optimizers: int = 1) -> Task:
+def sample_task(
+    key: jax.Array, params, num_optimizers: int = 1, optimizer: int | None = None
+) -> Task:
     """Draws one episode's settings; fixed settings are taken as they are.
 
     With `num_optimizers` > 1 (`EnvConfig.optimizer` is a set of that many)
-    the episode's optimizer is drawn uniformly among them.
+    the episode's optimizer is drawn uniformly among them, or is the set's
+    member `optimizer` if given (the other settings' draws are the same).
     """
     key_lr, key_budget, key_size, key_offset = jax.random.split(key, 4)
     data = params.data
@@ -109,13 +112,17 @@ def sample_task(key: jax.Array, params, num_optimizers: int = 1) -> Task:
         dataset=jnp.asarray(dataset, jnp.int32),
         widths=_sample_widths(jax.random.fold_in(key, 1), params.hidden_widths),
         **_sample_label_noise(jax.random.fold_in(key, 3), params.label_noise),
-        optimizer=_sample_optimizer(jax.random.fold_in(key, 4), num_optimizers),
+        optimizer=_sample_optimizer(
+            jax.random.fold_in(key, 4), num_optimizers, optimizer
+        ),
     )
 
 
-def _sample_optimizer(key: jax.Array, num_optimizers: int) -> jax.Array | None:
+def _sample_optimizer(key: jax.Array, num_optimizers: int, member) -> jax.Array | None:
     if num_optimizers == 1:
         return None
+    if member is not None:
+        return jnp.int32(member)
     return jax.random.randint(key, (), 0, num_optimizers)
 
 

@@ -45,13 +45,16 @@ class Outcome(NamedTuple):
 
 class Trainee:
     """The classifier of `config` on data shaped like `data`, with its inner
-    optimizer. Pure functions of their arguments; `train` is the bare inner
-    training (`make_train_fn`), for baselines and benchmarks."""
+    optimizer (its set's member `optimizer_member` only, if given: see
+    `InnerOptimizer`). Pure functions of their arguments; `train` is the bare
+    inner training (`make_train_fn`), for baselines and benchmarks."""
 
-    def __init__(self, config: EnvConfig, data: Dataset):
+    def __init__(
+        self, config: EnvConfig, data: Dataset, optimizer_member: int | None = None
+    ):
         self.config = config
         self.model = make_model(config, data.num_classes)
-        self.optimizer = InnerOptimizer(config.optimizer)
+        self.optimizer = InnerOptimizer(config.optimizer, optimizer_member)
         self.train = make_train_fn(config, self.model, self.optimizer)
         self._init = make_init_fn(config, data.input_shape, data.num_classes)
         self._input_dim = math.prod(data.input_shape)

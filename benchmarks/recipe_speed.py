@@ -3,11 +3,13 @@
 `control_flow.when` computing fresh weights for the asking envs only (the
 default share) or for the whole batch at once (share 1, as before); and, for a
 recipe that draws the inner optimizer per episode, the same recipe with each
-named optimizer alone (`--alone`): under `vmap` every member of the set steps.
+named optimizer alone (`--alone`): under `vmap` every member of the set steps;
+and the recipe with its batch grouped by optimizer (`--grouped`,
+`PPOConfig.group_envs`), each group stepping its own member only.
 
     python benchmarks/recipe_speed.py                      # ~8 min on 2 CPU cores
     python benchmarks/recipe_speed.py --out recipe-speed.json  # + .md beside
-    python benchmarks/recipe_speed.py --recipe meta-mix --shares 8 \
+    python benchmarks/recipe_speed.py --recipe meta-mix --shares 8 --grouped \
         --alone momentum,adam --out recipe-speed-mix.json
 
 Every program is compiled first; then `--repeats` rounds time each once in
@@ -28,18 +30,23 @@ import time
 import jax
 
 import autotrain_jax as at
-from autotrain_jax import control_flow
+from autotrain_jax import control_flow, vector
 from autotrain_jax.agents.ppo import PPOConfig, make_train
 from autotrain_jax.config import check_optimizer
 from autotrain_jax.experiments import recipes
 from autotrain_jax.experiments.provenance import machine
 from autotrain_jax.experiments.throughput import env_rollout, interleaved
 
+GROUPED = "grouped by optimizer"
 
-def programs(recipe: dict, updates: int, share: int, label: str, overrides: dict):
+
+def programs(
+    recipe: dict, updates: int, share: int, label: str, overrides: dict, ppo: dict
+):
     """({name: (compiled, args)}, chunk, compile seconds of both): `updates`
     PPO updates, and as many env steps alone, with `when` gathering `1/share`
-    of the batch (`chunk` envs) at a time, the recipe's env with `overrides`."""
+    of the batch (`chunk` envs) at a time, the recipe's env with `overrides`
+    and its PPOConfig fields with `ppo`."""
     control_flow.SHARE = share  # read while tracing, below
     env, params = at.make_env(
         "tiny",
@@ -48,14 +55,18 @@ def programs(recipe: dict, updates: int, share: int, label: str, overrides: dict
         **(recipe["env"] | overrides),
     )
     config = PPOConfig(
-        num_envs=recipe["num_envs"], num_steps=recipe["num_steps"], num_updates=updates
+        num_envs=recipe["num_envs"],
+        num_steps=recipe["num_steps"],
+        num_updates=updates,
+        **recipe.get("ppo", {}) | ppo,
     )
     key = jax.random.key(0)
     num_envs = recipe["num_envs"]
-    _, state = jax.vmap(env.reset, in_axes=(0, None))(
-        jax.random.split(key, num_envs), params
+    batch = vector.batched(env, num_envs, config.group_envs)
+    _, state = batch.reset(jax.random.split(key, num_envs), params)
+    rollout = env_rollout(
+        env, num_envs, recipe["num_steps"] * updates, grouped=config.group_envs
     )
-    rollout = env_rollout(env, num_envs, recipe["num_steps"] * updates)
     start = time.perf_counter()
     ppo = jax.jit(make_train(config, env)).lower(key, params).compile()
     alone = jax.jit(rollout).lower(state, key, params).compile()
@@ -70,15 +81,18 @@ def programs(recipe: dict, updates: int, share: int, label: str, overrides: dict
 def measure(args) -> dict:
     recipe = recipes.RECIPES[args.recipe]
     default_share = control_flow.SHARE
-    variants = [(f"share 1/{share}", share, {}) for share in args.shares]
+    variants = [(f"share 1/{share}", share, {}, {}) for share in args.shares]
+    if args.grouped:
+        grouped = {"group_envs": True}
+        variants.append((GROUPED, default_share, {}, grouped))
     variants += [
-        (f"{name} alone", default_share, {"optimizer": name}) for name in args.alone
+        (f"{name} alone", default_share, {"optimizer": name}, {}) for name in args.alone
     ]
     runs, chunks, compile_s = {}, {}, {}
     try:
-        for label, share, overrides in variants:
+        for label, share, overrides, ppo in variants:
             compiled, chunks[label], compile_s[label] = programs(
-                recipe, args.updates, share, label, overrides
+                recipe, args.updates, share, label, overrides, ppo
             )
             runs |= compiled
     finally:
@@ -87,7 +101,7 @@ def measure(args) -> dict:
     steps = recipe["num_envs"] * recipe["num_steps"] * args.updates
     run_steps = recipe["num_envs"] * recipe["num_steps"] * recipe["num_updates"]
     rows = []
-    for label, share, _ in variants:
+    for label, share, *_ in variants:
         ppo, env = seconds[f"ppo/{label}"], seconds[f"env/{label}"]
         rows.append(
             {
@@ -108,7 +122,9 @@ def measure(args) -> dict:
         "jax": jax.__version__,
         "recipe": args.recipe,
         "settings": {
-            k: v for k, v in recipe.items() if k in ("num_envs", "num_steps", "env")
+            k: v
+            for k, v in recipe.items()
+            if k in ("num_envs", "num_steps", "env", "ppo")
         },
         "updates": args.updates,
         "repeats": args.repeats,
@@ -126,7 +142,13 @@ def markdown(report: dict) -> str:
         f"updates, median of {report['repeats']} interleaved rounds. *Share*: "
         "`when` computes fresh weights for the asking envs, this fraction of the "
         "batch (*chunk* envs) at a time (1: the whole batch at once). *Alone*: "
-        "the recipe with that inner optimizer only.",
+        "the recipe with that inner optimizer only."
+        + (
+            " *Grouped*: the batch stepped by optimizer (`PPOConfig.group_envs`), "
+            "each group running its own member only."
+            if any(row.get("variant") == GROUPED for row in report["rows"])
+            else ""
+        ),
         "",
         "| variant | chunk | PPO env steps/s | env alone steps/s | PPO / env | "
         "min per 1.024M steps | compile s (both) |",
@@ -167,6 +189,11 @@ def main(argv=None):
         type=_optimizers,
         default=[],
         help="comma-separated inner optimizers, each run alone in the recipe",
+    )
+    parser.add_argument(
+        "--grouped",
+        action="store_true",
+        help="add the recipe with its batch grouped by inner optimizer",
     )
     parser.add_argument("--out", default=None, help="JSON path; .md written beside")
     args = parser.parse_args(argv)

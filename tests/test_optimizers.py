@@ -53,8 +53,8 @@ def _problem():
     return weights, jax.grad(loss)
 
 
-def _run_library(name, lr, steps=6, names=None, choice=None):
-    optimizer = InnerOptimizer(names or name)
+def _run_library(name, lr, steps=6, names=None, choice=None, member=None):
+    optimizer = InnerOptimizer(names or name, member)
     weights, grad = _problem()
     state = optimizer.init(weights)
     for _ in range(steps):
@@ -190,3 +190,24 @@ def test_the_docs_snippet_runs():
     exec(snippet, scope)
     assert scope["env"].config.optimizer == ("sgd", "adam")
     assert scope["params"].initial_lr == (1e-4, 1e-1)
+
+
+def test_a_sets_member_runs_alone_with_its_own_state():
+    names = ("adam", "schedule_free_adamw", "cocob")
+    for member, name in enumerate(names):
+        pinned_weights, pinned_state, pinned = _run_library(
+            None, 1.0, names=names, member=member
+        )
+        alone, alone_state, alone_optimizer = _run_library(name, 1.0)
+        assert jax.tree.structure(pinned_state) == jax.tree.structure(alone_state)
+        _assert_close(pinned_weights, alone)
+        _assert_close(
+            pinned.eval_weights(pinned_state, pinned_weights),
+            alone_optimizer.eval_weights(alone_state, alone),
+        )
+
+
+@pytest.mark.parametrize("member", [-1, 3, True, 1.0, "adam"])
+def test_a_member_outside_the_set_is_refused(member):
+    with pytest.raises(ValueError, match=r"optimizer member .* range\(3\)"):
+        InnerOptimizer(("adam", "sgd", "cocob"), member)

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 
 import autotrain_jax as at
-from autotrain_jax import distributed
+from autotrain_jax import distributed, vector
 from autotrain_jax.agents.ppo import PPOConfig, make_ppo
 from autotrain_jax.experiments.provenance import machine
 from autotrain_jax.models import make_model
@@ -88,11 +88,14 @@ def preset_env(preset: str, inner_steps: int, data_dir: str | None):
     return at.make_env(preset, T=inner_steps, S=loss_every, data_dir=data_dir)
 
 
-def env_rollout(env, num_envs: int, num_steps: int, actions: str = "random"):
+def env_rollout(
+    env, num_envs: int, num_steps: int, actions: str = "random", grouped=False
+):
     """`actions`: `random` (uniform over the set: some env re-initialises or
     stops, and so draws fresh weights, on nearly every step) or `keep` (the LR
-    kept: no env draws unless its budget ends)."""
-    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    kept: no env draws unless its budget ends). `grouped`: the batch stepped
+    by `env.batch_groups` (`vector.batched`), from a state its reset made."""
+    step = vector.batched(env, num_envs, grouped).step
     space = env.action_space()
 
     def choose(key):

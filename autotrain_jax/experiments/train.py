@@ -72,11 +72,12 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
     parser.add_argument(
         "--ppo",
         action="append",
-        default=[],
+        default=list(defaults.get("ppo", {}).items()),
         metavar="KEY=VALUE",
         type=parse_setting,
         help="a PPOConfig field, e.g. --ppo lr=1e-3 --ppo hidden=(32,32) "
-        f"(repeatable; fields: {', '.join(PPO_FIELDS)})",
+        f"(repeatable; fields: {', '.join(PPO_FIELDS)}); on top of "
+        f"{defaults.get('ppo', {})}",
     )
     parser.add_argument(
         "--eval-seeds", type=int, default=8, help="paired seeds per row (>= 2)"

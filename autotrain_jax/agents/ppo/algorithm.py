@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import optax
 from gymnax.environments import spaces
 
+from autotrain_jax import vector
 from autotrain_jax.agents.ppo import networks
 from autotrain_jax.agents.ppo.config import PPOConfig
 from autotrain_jax.agents.ppo.losses import Batch, compute_gae, ppo_loss
@@ -77,7 +78,7 @@ class PPO(NamedTuple):
     """The pure functions of one PPO setup; `train = init + scan(update)`."""
 
     network: networks.ActorCritic
-    init: Callable  # (key, env_params, envs=slice(None)) -> RunnerState
+    init: Callable  # (key, env_params, rows=slice(None)) -> RunnerState
     update: Callable  # (runner, env_params) -> (runner, metrics)
     run_updates: Callable  # (runner, env_params, num) -> (runner, metrics [num])
     train: Callable  # (key, env_params) -> (runner, metrics [num_updates])
@@ -103,7 +104,7 @@ def make_ppo(config: PPOConfig, env, curriculum: Curriculum | None = None) -> PP
     optimizer = optax.chain(
         optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5)
     )
-    vmapped_step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    envs = vector.batched(env, config.num_envs, config.group_envs)
 
     def stage(env_params, update):
         return env_params if curriculum is None else curriculum(env_params, update)
@@ -111,13 +112,14 @@ def make_ppo(config: PPOConfig, env, curriculum: Curriculum | None = None) -> PP
     def normalize(stats, obs):
         return stats.normalize(obs) if config.normalize_obs else obs
 
-    def init(key, env_params, envs: slice = slice(None)) -> RunnerState:
-        # `envs`: the rows of the env batch to build (a process's share; all by
+    def init(key, env_params, rows: slice = slice(None)) -> RunnerState:
+        # `rows`: the rows of the env batch to build (a process's share; all by
         # default). Every row's reset key is the one a full init gives it.
         key_agent, key_env, key_run = jax.random.split(key, 3)
-        keys = jax.random.split(key_env, config.num_envs)[envs]
+        keys = jax.random.split(key_env, config.num_envs)[rows]
         env_params = stage(env_params, 0)
-        obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
+        rows = range(config.num_envs)[rows]
+        obs, env_state = envs.reset(keys, env_params, rows)
         agent_params = network.init(key_agent, obs[0])
         zeros = jnp.zeros(len(keys))
         return RunnerState(
@@ -139,7 +141,7 @@ def make_ppo(config: PPOConfig, env, curriculum: Curriculum | None = None) -> PP
         )
         action = networks.sample(key_action, out, continuous)
         keys = jax.random.split(key_env, config.num_envs)
-        obs, env_state, reward, terminated, truncated, info = vmapped_step(
+        obs, env_state, reward, terminated, truncated, info = envs.step(
             keys, runner.env_state, action, env_params
         )
         final_obs = normalize(runner.obs_stats, info["final_observation"])

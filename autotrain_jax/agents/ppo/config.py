@@ -28,6 +28,10 @@ class PPOConfig:
     anneal_lr: bool = True
     normalize_obs: bool = True
     hidden: tuple[int, ...] = (64, 64)
+    # Step the env batch by the groups the env defines (`autotrain_jax.vector`):
+    # for an AutoTrain env with a set of inner optimizers, one program per
+    # optimizer, the set spread evenly over the envs instead of drawn per episode.
+    group_envs: bool = False
 
     def __post_init__(self):
         for name in ("num_envs", "num_steps", "num_updates", "update_epochs"):

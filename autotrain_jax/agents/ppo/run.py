@@ -46,7 +46,7 @@ def _start(ppo: PPO, config: PPOConfig, key, env_params, mesh: Mesh | None):
     if mesh is None:
         return jax.jit(ppo.init)(key, env_params), env_params, None
     rows = sharding.local_rows(config.num_envs, mesh)
-    local = jax.jit(functools.partial(ppo.init, envs=rows))(key, env_params)
+    local = jax.jit(functools.partial(ppo.init, rows=rows))(key, env_params)
     batched = {
         name: sharding.envs_from_local(getattr(local, name), mesh, config.num_envs)
         for name in BATCHED
@@ -178,6 +178,11 @@ def train_in_chunks(
     chunk = chunk_size(config.num_updates, checkpoint_every)
     if mesh is None and jax.process_count() > 1:
         mesh = sharding.env_mesh()
+    if mesh is not None and config.group_envs:
+        raise ValueError(
+            "group_envs=True runs in one process without a mesh: a grouped batch "
+            "keeps one state per group, which the mesh cannot split by rows"
+        )
     ppo = make_ppo(config, env)
     runner, env_params, shardings = _start(ppo, config, key, env_params, mesh)
     # With a mesh, the chunk's outputs keep its inputs' layout: one compile.
