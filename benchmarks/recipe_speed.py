@@ -75,7 +75,11 @@ def programs(
         f"ppo/{label}": (ppo, (key, params)),
         f"env/{label}": (alone, (state, key, params)),
     }
-    return runs, control_flow.chunk_size(num_envs), compile_s
+    # `when` gathers within each vmapped batch: a group's, when grouped
+    batches = [len(rows) for rows, _ in env.batch_groups(num_envs)]
+    if not config.group_envs:
+        batches = [num_envs]
+    return runs, control_flow.chunk_size(min(batches)), compile_s
 
 
 def measure(args) -> dict:
@@ -145,7 +149,7 @@ def markdown(report: dict) -> str:
         "the recipe with that inner optimizer only."
         + (
             " *Grouped*: the batch stepped by optimizer (`PPOConfig.group_envs`), "
-            "each group running its own member only."
+            "each group running its own member only (*chunk*: in each group)."
             if any(row.get("variant") == GROUPED for row in report["rows"])
             else ""
         ),

@@ -152,7 +152,8 @@ def test_meta_mix_v2_nostop_is_the_controller_the_suites_report():
 
 def test_meta_train_trains_each_shipped_recipe_by_name(monkeypatch):
     """`examples/meta_train.py --recipe NAME` hands that recipe to train.main:
-    meta-mix's settings are the default's, meta-tiny's meta-tiny-v1's."""
+    meta-mix's settings are the default's, meta-tiny's meta-tiny-v1's, and
+    meta-mix-grouped's its committed run's."""
     from helpers import load_script
 
     from autotrain_jax.experiments import recipes
@@ -166,13 +167,17 @@ def test_meta_train_trains_each_shipped_recipe_by_name(monkeypatch):
         (["--out", "runs/x"], {"preset": "tiny", "defaults": recipes.META_MIX}),
         (["--seed", "2"], {"preset": "tiny", "defaults": recipes.META_TINY}),
     ]
+    grouped = ROOT / "benchmarks" / "meta-train-mix-grouped" / "seed-0-nostop"
     for recipe, name in (
         (recipes.META_MIX, controllers.DEFAULT),
         (recipes.META_TINY, "meta-tiny-v1"),
+        (recipes.META_MIX_GROUPED, grouped),  # committed, not shipped
     ):
         trained = controllers.load(name)
         flags = {k: recipe[k] for k in ("action_set", "reward")}
         assert dict(trained.settings) == flags | recipe["env"]
+        ppo = {k: getattr(trained.ppo_config, k) for k in recipe.get("ppo", {})}
+        assert ppo == recipe.get("ppo", {})
         assert (
             trained.ppo_config.num_envs
             * trained.ppo_config.num_steps

@@ -74,7 +74,10 @@ def test_the_recipe_search_page_is_generated_from_its_screens(suite_v2):
 # Each page's evaluate tables (`report.TABLE_BLOCK`), by the files they show.
 EVALUATE_TABLES = {
     "README.md": ["benchmarks/main-example/evaluation.json"],
-    "docs/controllers.md": ["benchmarks/main-example/shipped.json"],
+    "docs/controllers.md": [
+        "benchmarks/main-example/shipped.json",
+        "benchmarks/meta-train-mix-grouped/versus-default.json",
+    ],
     "docs/results.md": [
         f"benchmarks/default-by-optimizer/{name}.json"
         for name in ("sgd", "momentum", "adam", "rmsprop")

@@ -406,6 +406,9 @@ WALL_TIMES = {
     "examples/ppo_mnist.py": "benchmarks/main-example",
     "examples/meta_train.py": "benchmarks/meta-train",
     "examples/meta_train.py --recipe meta-mix": "benchmarks/meta-train-mix",
+    "examples/meta_train.py --recipe meta-mix-grouped": (
+        "benchmarks/meta-train-mix-grouped"
+    ),
 }
 
 
