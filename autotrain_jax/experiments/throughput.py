@@ -89,7 +89,7 @@ def preset_env(preset: str, inner_steps: int, data_dir: str | None):
 
 
 def env_rollout(
-    env, num_envs: int, num_steps: int, actions: str = "random", grouped=False
+    env, num_envs: int, num_steps: int, actions: str = "random", grouped: bool = False
 ):
     """`actions`: `random` (uniform over the set: some env re-initialises or
     stops, and so draws fresh weights, on nearly every step) or `keep` (the LR
