@@ -71,6 +71,16 @@ def test_the_recipe_search_page_is_generated_from_its_screens(suite_v2):
     assert committed.read_text() == page
 
 
+def test_the_recipes_on_suite_v3_page_is_generated_from_its_files():
+    from helpers import load_script
+
+    script = load_script("benchmarks/recipes_v3.py")
+    earlier = report.from_json((ROOT / "benchmarks/suite-v3/suite.json").read_text())
+    assert (script.OUT / "README.md").read_text() == script.page(earlier)
+    names = {path.stem for path in script.OUT.glob("*.json")}
+    assert {"meta-mix-s0", "meta-mix-grouped-s0"} <= names
+
+
 # Each page's evaluate tables (`report.TABLE_BLOCK`), by the files they show.
 EVALUATE_TABLES = {
     "README.md": ["benchmarks/main-example/evaluation.json"],
