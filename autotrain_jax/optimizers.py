@@ -80,7 +80,6 @@ class InnerOptimizer:
                 f"optimizer member must be None or an index in "
                 f"range({len(self.names)}) of {self.names}, got {member!r}"
             )
-        self.member = member
         # the optimizers whose states this one carries
         self._running = self.names if member is None else (self.names[member],)
 

@@ -74,13 +74,13 @@ def _log_uniform(key: jax.Array, low, high) -> jax.Array:
 
 
 def sample_task(
-    key: jax.Array, params, num_optimizers: int = 1, optimizer: int | None = None
+    key: jax.Array, params, num_optimizers: int = 1, optimizer_member: int | None = None
 ) -> Task:
     """Draws one episode's settings; fixed settings are taken as they are.
 
     With `num_optimizers` > 1 (`EnvConfig.optimizer` is a set of that many)
     the episode's optimizer is drawn uniformly among them, or is the set's
-    member `optimizer` if given (the other settings' draws are the same).
+    member `optimizer_member` if given (the other settings' draws are the same).
     """
     key_lr, key_budget, key_size, key_offset = jax.random.split(key, 4)
     data = params.data
@@ -113,16 +113,18 @@ def sample_task(
         widths=_sample_widths(jax.random.fold_in(key, 1), params.hidden_widths),
         **_sample_label_noise(jax.random.fold_in(key, 3), params.label_noise),
         optimizer=_sample_optimizer(
-            jax.random.fold_in(key, 4), num_optimizers, optimizer
+            jax.random.fold_in(key, 4), num_optimizers, optimizer_member
         ),
     )
 
 
-def _sample_optimizer(key: jax.Array, num_optimizers: int, member) -> jax.Array | None:
+def _sample_optimizer(
+    key: jax.Array, num_optimizers: int, optimizer_member: int | None
+) -> jax.Array | None:
     if num_optimizers == 1:
         return None
-    if member is not None:
-        return jnp.int32(member)
+    if optimizer_member is not None:
+        return jnp.int32(optimizer_member)
     return jax.random.randint(key, (), 0, num_optimizers)
 
 

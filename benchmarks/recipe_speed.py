@@ -76,10 +76,11 @@ def programs(
         f"env/{label}": (alone, (state, key, params)),
     }
     # `when` gathers within each vmapped batch: a group's, when grouped
-    batches = [len(rows) for rows, _ in env.batch_groups(num_envs)]
-    if not config.group_envs:
-        batches = [num_envs]
-    return runs, control_flow.chunk_size(min(batches)), compile_s
+    groups = (
+        env.batch_groups(num_envs) if config.group_envs else ((range(num_envs), env),)
+    )
+    smallest = min(len(rows) for rows, _ in groups)
+    return runs, control_flow.chunk_size(smallest), compile_s
 
 
 def measure(args) -> dict:

@@ -21,9 +21,10 @@ final score (`delta`). `--recipe meta-mix` also draws the inner optimizer from
 SGD, momentum, Adam and RMSProp, budgets of 10-150, and shows the agent each
 block's relative weight change; `--recipe meta-mix-grouped` is that distribution
 with the batch grouped by inner optimizer (32 envs each, stepping their own
-optimizer only: `PPOConfig.group_envs`), about 1.6x faster. Checkpoints every
-10 updates; rerunning the command resumes from the newest. Writes what
-`examples/ppo_mnist.py` writes; every flag but `--recipe` is its.
+optimizer only: `PPOConfig.group_envs`), faster (`recipe-speed-mix.md` in
+benchmarks/). Checkpoints every 10 updates; rerunning the command resumes from
+the newest. Writes what `examples/ppo_mnist.py` writes; every flag but
+`--recipe` is its.
 
 The shipped `meta-tiny-v1` is `meta-tiny`'s run (`meta-tiny-v0` predates the
 label noise: `--env label_noise=None` reproduces it), and the default,

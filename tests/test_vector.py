@@ -56,10 +56,13 @@ def test_a_pinned_env_runs_the_episode_the_set_draws_for_that_member(mixed):
         step_pinned = jax.jit(jax.vmap(pinned.step, in_axes=(0, 0, 0, None)))
         obs_set, _, reward_set, *_ = step_set(step_keys, together, actions, params)
         obs, _, reward, *_ = step_pinned(step_keys, alone, actions, params)
-        # two programs (a switch over both members against one member): equal
-        # up to XLA's fusions' rounding
-        np.testing.assert_allclose(obs, obs_set, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(reward, reward_set, rtol=1e-4, atol=1e-5)
+        # Two programs (a switch over both members against one member) may
+        # round differently in the last bits, on another CPU enough to flip
+        # one of the eval batch's predictions: accuracies and scores then move
+        # by 1/eval_batch_size. The other member's step moves them far more.
+        atol = 1.5 / env.config.eval_batch_size
+        np.testing.assert_allclose(obs, obs_set, rtol=1e-4, atol=atol)
+        np.testing.assert_allclose(reward, reward_set, rtol=1e-4, atol=atol)
 
 
 def test_a_grouped_batch_steps_in_one_program_with_each_groups_member(mixed):

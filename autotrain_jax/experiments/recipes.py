@@ -40,11 +40,11 @@ META_MIX = META_TINY | {
     }
 }
 
-# meta_mix's distribution at 1.6x its speed (benchmarks/recipe-speed-mix.md):
-# the batch steps each inner optimizer's envs with that optimizer's program
-# alone (`autotrain_jax.vector`), so the four are spread evenly over the 128
-# envs (32 each) instead of drawn per episode; every other setting is still
-# drawn per episode.
+# meta_mix's distribution, faster (benchmarks/recipe-speed-mix.md): the batch
+# steps each inner optimizer's envs with that optimizer's program alone
+# (`autotrain_jax.vector`), so the four are spread evenly over the 128 envs
+# (32 each) instead of drawn per episode; every other setting is still drawn
+# per episode.
 META_MIX_GROUPED = META_MIX | {"ppo": {"group_envs": True}}
 RECIPES = {
     "meta-tiny": META_TINY,
