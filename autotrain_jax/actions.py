@@ -198,6 +198,23 @@ def scale_lr(lr: jax.Array, factor: jax.Array, params: EnvParams) -> jax.Array:
     return jnp.clip(lr * factor, params.lr_min, params.lr_max).astype(jnp.float32)
 
 
+def cosine_fraction(t: jax.Array, horizon, final_fraction: float = 0.01) -> jax.Array:
+    """The cosine's fraction of its peak at step `t` of `horizon`: 1 at 0,
+    `final_fraction` from `horizon` on (`baselines.cosine_decay`'s shape)."""
+    cosine = 0.5 * (1.0 + jnp.cos(jnp.pi * jnp.minimum(t, horizon) / horizon))
+    return final_fraction + (1 - final_fraction) * cosine
+
+
+def block_lr(config, lr: jax.Array, block: jax.Array, budget: jax.Array) -> jax.Array:
+    """The LR block `block` (0-based) of a `budget`-block run trains with, the
+    controlled `lr` shaped by `config.lr_schedule`; the env and
+    `controllers.steer` both apply it so."""
+    if config.lr_schedule == "constant":
+        return lr
+    fraction = cosine_fraction(jnp.asarray(block, jnp.float32), budget)
+    return (lr * fraction).astype(jnp.float32)
+
+
 def encode_continuous(control: Control, params: EnvParams, history: int) -> jax.Array:
     """The `continuous` action that decodes to `control` (LR factor up to float
     rounding), so a controller of any action set can act in the continuous one.

@@ -8,7 +8,6 @@ Population Based Training steers a whole vmapped population: `pbt_rollout`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -113,8 +112,7 @@ def cosine_decay(env, params, horizon: int, final_fraction: float = 0.01) -> Pol
     """Cosine from the initial LR to `final_fraction` of it over `horizon` steps."""
 
     def lr_at(t):
-        cosine = 0.5 * (1.0 + jnp.cos(math.pi * jnp.minimum(t, horizon) / horizon))
-        return params.initial_lr * (final_fraction + (1 - final_fraction) * cosine)
+        return params.initial_lr * actions.cosine_fraction(t, horizon, final_fraction)
 
     return schedule(env, params, lr_at)
 
@@ -138,8 +136,7 @@ def cosine_from_start(
     (one program serves a grid of peak LRs)."""
 
     def fraction(t):
-        cosine = 0.5 * (1.0 + jnp.cos(math.pi * jnp.minimum(t, horizon) / horizon))
-        return final_fraction + (1 - final_fraction) * cosine
+        return actions.cosine_fraction(t, horizon, final_fraction)
 
     def act(key, obs, t):
         factor = jnp.where(t == 0, 1.0, fraction(t) / fraction(t - 1))

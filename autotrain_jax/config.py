@@ -36,6 +36,7 @@ REDUCED_NUM_FACTORS = 5  # reduced_lr_factors: ids 0..4
 REWARDS = ("prototype", "step_cost", "delta", "relative")
 OBSERVATIONS = ("original", "extended", "scale_free")
 REWIND_PAST_OLDEST = ("oldest", "reinit")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 def _check_choice(field: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -114,6 +115,12 @@ class EnvConfig:
         `oldest` restores the oldest entry, `reinit` re-initialises (the prototype).
       warm_start: fill the history at reset with H - 1 records, each from a fresh
         initialisation (cycling through the init methods) trained for T steps.
+      lr_schedule: the shape the controlled LR is applied with, one of
+        `LR_SCHEDULES`: `constant` trains each block at the LR; `cosine` at the
+        LR times the tuned-cosine baseline's fraction for the block
+        (`actions.block_lr`: 1 on the episode's first block, falling to 1% of
+        it after the budget), so the controller sets the level and the
+        schedule anneals it. The observation shows the LR, not the product.
     """
 
     model: str = "mlp"
@@ -134,6 +141,7 @@ class EnvConfig:
     observe_task: bool = False
     observe_update: bool = False
     observe_optimizer: bool = False
+    lr_schedule: str = "constant"
 
     def __post_init__(self):
         _check_choice("model", self.model, MODELS)
@@ -144,6 +152,7 @@ class EnvConfig:
         _check_choice("reward", self.reward, REWARDS)
         _check_choice("observation", self.observation, OBSERVATIONS)
         _check_choice("rewind_past_oldest", self.rewind_past_oldest, REWIND_PAST_OLDEST)
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         object.__setattr__(self, "hidden", tuple(self.hidden))
         if not self.hidden:
             raise ValueError("hidden must list at least one width, got ()")

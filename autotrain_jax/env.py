@@ -307,8 +307,9 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
     def _train_and_score(self, key, state: EnvState, params: EnvParams) -> Outcome:
         """T inner steps from the state's weights, then Thresholdout."""
         weights, opt_state, task = state.weights, state.opt_state, state.task
+        lr = actions.block_lr(self.config, state.lr, state.time, task.budget)
         return self.trainee.train_and_score(
-            key, weights, opt_state, state.lr, state.batch_size, task, params
+            key, weights, opt_state, lr, state.batch_size, task, params
         )
 
     def _restart(self, key: jax.Array, state: EnvState, params, where=True):

@@ -38,7 +38,7 @@ import jax
 import numpy as np
 import torch
 
-from autotrain_jax import controllers
+from autotrain_jax import actions, controllers
 from autotrain_jax.controllers.steer import decide_block
 
 __all__ = ["Steer", "reset_parameters"]
@@ -136,6 +136,7 @@ class Steer:
 
         self._update = jax.jit(update)
         self._config = controller.env_config
+        self._budget = budget
         self._count = 0
         self._snapshots = [self._snapshot()] if model is not None else []
         self._watched = controller.env_config.observe_update
@@ -144,8 +145,9 @@ class Steer:
 
     @property
     def lr(self) -> float:
-        """The controller's LR for the current block (the first group's)."""
-        return float(self._state.lr)
+        """The LR the current block trains with (the first group's): the
+        controller's, shaped by its `lr_schedule`."""
+        return float(self._block_lr())
 
     def step(
         self,
@@ -230,8 +232,12 @@ class Steer:
             copy.deepcopy(self.optimizer.state_dict()),
         )
 
+    def _block_lr(self):
+        state = self._state
+        return actions.block_lr(self._config, state.lr, state.time, self._budget)
+
     def _set_lrs(self) -> None:
-        scale = float(self._state.lr) / self._initial[0]
+        scale = float(self._block_lr()) / self._initial[0]
         for group, initial in zip(
             self.optimizer.param_groups, self._initial, strict=True
         ):

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import autotrain_jax as at
-from autotrain_jax import actions
+from autotrain_jax import actions, baselines
 from autotrain_jax.actions import control_name
+from autotrain_jax.rollout import rollout
 
 
 def run_steps(step, key, state, actions, params):
@@ -443,3 +444,19 @@ def test_keep_stop_and_reinit_actions_decode_to_what_they_name(tiny, action_set)
         assert (bool(control.reinit), bool(control.stop)) == (reinit, stop), name
         assert float(control.lr_factor) == 1.0 and float(control.batch_factor) == 1.0
         assert int(control.rewind) == 0 and not bool(control.invalid)
+
+
+def test_a_cosine_schedule_trains_each_block_as_the_tuned_cosine_baseline_does():
+    """`lr_schedule="cosine"` shapes the kept LR as `baselines.cosine_decay`
+    does over the budget: the same losses, block by block."""
+    box = {"action_set": "continuous", "max_lr_factor": 10.0, "max_steps_in_episode": 4}
+    env, params = at.make_env("tiny", initial_lr=0.03, **box)
+    shaped, _ = at.make_env("tiny", initial_lr=0.03, lr_schedule="cosine", **box)
+    key = jax.random.key(0)
+    decayed = rollout(env, params, baselines.cosine_decay(env, params, 4), key)[0]
+    kept = rollout(shaped, params, baselines.keep(shaped, params), key)[0]
+    constant = rollout(env, params, baselines.keep(env, params), key)[0]
+    # the two LRs agree to float rounding (a ratio of cosines against a product)
+    np.testing.assert_allclose(kept["losses"], decayed["losses"], rtol=1e-4)
+    np.testing.assert_array_equal(kept["lr"], np.float32(0.03))  # the level, shown
+    assert not np.allclose(kept["losses"][-1], constant["losses"][-1], rtol=1e-3)

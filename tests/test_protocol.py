@@ -459,3 +459,40 @@ def test_settings_that_change_only_what_the_agent_sees_leave_every_row_as_it_was
             np.testing.assert_array_equal(
                 rows[0][lr0][name]["test_accuracy"], rows[1][lr0][name]["test_accuracy"]
             )
+
+
+def scheduled(controller, lr_schedule: str):
+    """`controller` as if trained with `lr_schedule`: its settings and env."""
+    settings = {**controller.settings, "lr_schedule": lr_schedule}
+    config = dataclasses.replace(controller.env_config, lr_schedule=lr_schedule)
+    return dataclasses.replace(controller, settings=settings, env_config=config)
+
+
+def test_a_cosine_shaped_controller_runs_in_its_own_twin_beside_the_same_opponents():
+    """A controller whose LR acts through a cosine (`CONTROLLER_ONLY`) gets its
+    greedy row in its own twin, even first; the opponents' rows are exactly
+    what they are without it (they never see its schedule)."""
+    default = controllers.load(TOY_CONTROLLER)
+    cosine = scheduled(default, "cosine")
+    keys = jax.random.split(jax.random.key(0), 2)
+    common = {"train_size": 256, "holdout_size": 128, "max_steps_in_episode": 3}
+    args = (common, (0.01,), (0.01, 0.1), keys, None)
+    rows = ("tuned constant", "tuned cosine")
+    both = protocol.compare_task(
+        {"cosine": cosine, "default": default}, *args, rows=rows
+    )
+    alone = protocol.compare_task({"default": default}, *args, rows=rows)
+    cell = both["cells"][0.01]
+    assert list(cell)[:2] == ["controller cosine", "controller default"]
+    for name, row in alone["cells"][0.01].items():
+        np.testing.assert_array_equal(cell[name]["test_accuracy"], row["test_accuracy"])
+    _, params = default.make_env(**common)
+    own = protocol.greedy_rows({"cosine": cosine}, common, params.data, keys, (0.01,))
+    np.testing.assert_array_equal(
+        cell["controller cosine"]["holdout_accuracy"],
+        own[0.01]["controller cosine"]["holdout_accuracy"],
+    )
+    assert not np.array_equal(  # its schedule acted
+        cell["controller cosine"]["holdout_accuracy"],
+        cell["controller default"]["holdout_accuracy"],
+    )

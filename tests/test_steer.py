@@ -82,6 +82,23 @@ def test_steer_takes_the_envs_decisions_on_the_envs_losses_and_scores(
     assert max(lrs) / min(lrs) > 10  # it did steer: from 1e-4 up, or from 1 down
 
 
+def test_a_cosine_controller_scales_each_block_by_the_cosine_over_the_budget(shipped):
+    """Under `lr_schedule="cosine"` every update of block b is scaled by the
+    controller's LR times the cosine's fraction of b over the budget, as the
+    env trains the block."""
+    config = dataclasses.replace(shipped.env_config, lr_schedule="cosine")
+    cosine = dataclasses.replace(shipped, env_config=config)
+    budget, period = 4, config.inner_steps
+    optimizer = steer(cosine, initial_lr=0.01, budget=budget)
+    state, update = optimizer.init(None), jax.jit(optimizer.update)
+    for block in range(budget):
+        fraction = 0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * block / budget))
+        expected = float(state.lr) / 0.01 * fraction
+        for _ in range(period):
+            updates, state = update({"w": jnp.ones(2)}, state, value=1.0, score=0.5)
+            np.testing.assert_allclose(updates["w"], expected, rtol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def watching():
     """A controller trained with `observe_update` (a recipe-search screen)."""

@@ -21,10 +21,13 @@ def _mlp(seed: int) -> torch.nn.Module:
     )
 
 
-def test_its_lrs_are_the_optax_adapters_for_the_same_losses_and_scores():
+@pytest.mark.parametrize("lr_schedule", ["constant", "cosine"])
+def test_its_lrs_are_the_optax_adapters_for_the_same_losses_and_scores(lr_schedule):
     # A controller that does not watch the weights, so that the losses and
     # scores alone decide; the default's weight changes are held below.
     controller = controllers.load("meta-tiny-v1-nostop")
+    config = dataclasses.replace(controller.env_config, lr_schedule=lr_schedule)
+    controller = dataclasses.replace(controller, env_config=config)
     weights = [torch.nn.Parameter(torch.zeros(2)), torch.nn.Parameter(torch.zeros(3))]
     optimizer = torch.optim.SGD(
         [{"params": weights[:1]}, {"params": weights[1:], "lr": 2e-4}], lr=1e-4
@@ -41,9 +44,13 @@ def test_its_lrs_are_the_optax_adapters_for_the_same_losses_and_scores():
             _, state = optax_steer.update({}, state, value=loss, score=score)
             stopped = steer.step(loss, score=score)
         assert not stopped
-        assert steer.lr == float(state.lr)  # the same program's decision, exactly
+        # the next block's LR: the same program's decision, shaped by a cosine
+        # over the budget (1 on the first block, 1% after the last)
+        cosine = 0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * (block + 1) / 6))
+        lr = float(state.lr) * (cosine if lr_schedule == "cosine" else 1.0)
+        assert steer.lr == pytest.approx(lr, rel=1e-6)
         lrs = [g["lr"] for g in optimizer.param_groups]
-        np.testing.assert_allclose(lrs, [state.lr, 2 * state.lr], rtol=1e-6)
+        np.testing.assert_allclose(lrs, [lr, 2 * lr], rtol=1e-6)
     assert max(steer.lr, 1e-4) / min(steer.lr, 1e-4) > 3  # it did steer
 
 

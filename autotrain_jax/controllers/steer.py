@@ -178,7 +178,8 @@ def steer(
         return decide(state)
 
     def update_fn(updates, state: SteerState, params=None, *, value, **extra):
-        scale = state.lr / initial_lr  # this update belongs to the current block
+        # this update belongs to the current block
+        scale = actions.block_lr(config, state.lr, state.time, budget) / initial_lr
         updates = jax.tree.map(lambda u: (u * scale).astype(u.dtype), updates)
         slot = (state.count % period) // every
         ends = (state.count + 1) % period == 0

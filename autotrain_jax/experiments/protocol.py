@@ -57,6 +57,12 @@ OBSERVATION_ONLY = (
     "observe_update",
     "observe_optimizer",
 )
+# Settings of how a controller's own LR acts: its row runs with them in its
+# own twin (`greedy_rows`), on the same task, seeds and data as the opponents',
+# whose runs never see them (a suite cell sets every initial LR itself).
+CONTROLLER_ONLY = ("lr_schedule", "lr_min", "lr_max", "initial_lr")
+# The opponents' twin: every schedule row shapes its own LR.
+OPPONENTS = {"lr_schedule": "constant"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +168,7 @@ def compare_task(
     env, params = first.make_env(data_dir=data_dir, **overrides)
     for c in controllers.values():  # all act in the first one's env
         c.check_env(env)
-    box, box_params = twin(first, overrides, params.data)
+    box, box_params = twin(first, {**overrides, **OPPONENTS}, params.data)
     horizon = max_budget(box_params)
     grid_policies = {"constant": baselines.keep(box, box_params)}
     if COSINE in wanted:
@@ -182,20 +188,28 @@ def compare_task(
     once |= lr_free_rows(first, overrides, params.data, keys, free)
     if PBT in wanted:
         once[PBT] = _pbt_row(box, box_params, keys, grid)
+    shaped = {  # controllers whose LR acts otherwise than the opponents'
+        label: c
+        for label, c in controllers.items()
+        if c.env_config.lr_schedule != OPPONENTS["lr_schedule"]
+    }
     policies = {
         f"controller {label}": baselines.in_continuous(c.policy, env, box_params)
         for label, c in controllers.items()
+        if label not in shaped
     }
     if EARLY_STOPPING in wanted:
         policies[EARLY_STOPPING] = baselines.early_stopping(box, box_params)
     if PLATEAU in wanted:
         policies[PLATEAU] = baselines.reduce_on_plateau(box, box_params)
     runs = evaluate_lrs(box, box_params, policies, keys, initial_lrs)
+    own = greedy_rows(shaped, overrides, params.data, keys, initial_lrs)
     cells = {}
     for lr0 in initial_lrs:
         rows_at = {name: _own_compute(row) for name, row in runs[lr0].items()}
+        rows_at |= own[lr0]
         untuned = {UNTUNED: _own_compute(grid_runs[lr0]["constant"])}
-        controllers_first = [n for n in rows_at if n.startswith("controller")]
+        controllers_first = [f"controller {label}" for label in controllers]
         others = {n: rows_at[n] for n in rows_at if n not in controllers_first}
         cells[lr0] = (
             {n: rows_at[n] for n in controllers_first} | untuned | once | others
@@ -219,8 +233,9 @@ def from_initial_lrs(
     `overrides`), from each of `initial_lrs`, the tuned constant chosen over
     `grid` with the initial LRs added; no fixed prior: {"cells", "tuned_lr"}.
 
-    The controllers may differ in what they see (`OBSERVATION_ONLY`): each
-    then runs in its own twin of the first one's task, on the same seeds.
+    The controllers may differ in what they see (`OBSERVATION_ONLY`) and in
+    how their LR acts (`CONTROLLER_ONLY`): each then runs in its own twin of
+    the first one's task, on the same seeds.
 
     Raises:
       ValueError: naming the settings, if with `overrides` the controllers'
@@ -353,7 +368,7 @@ def add_controllers(
     `run_suite` of it, which are reused, not rerun: only the new controllers'
     rows run, on the same seeds and data, in the twin env of `reference` (the
     earlier run's first controller, whose settings built its opponents), with
-    each controller's own `OBSERVATION_ONLY` settings.
+    each controller's own `OBSERVATION_ONLY` and `CONTROLLER_ONLY` settings.
 
     Returns their rows alone, in `run_suite`'s form with the first new
     controller's own fixed prior; `with_opponents` puts the earlier rows
@@ -484,8 +499,13 @@ def with_opponents(rows: Mapping[str, Any], earlier: Mapping[str, Any]) -> dict:
 
 
 def _observed(controller: Controller) -> dict[str, Any]:
-    """What the controller's agent sees, of the `OBSERVATION_ONLY` settings."""
-    return {k: getattr(controller.env_config, k) for k in OBSERVATION_ONLY}
+    """Its own twin's settings: what its agent sees (`OBSERVATION_ONLY`) and
+    how its LR acts (`CONTROLLER_ONLY`)."""
+    settings = {
+        **controller.task_settings(),
+        **dataclasses.asdict(controller.env_config),
+    }
+    return {k: settings.get(k) for k in (*OBSERVATION_ONLY, *CONTROLLER_ONLY)}
 
 
 def _settings_differences(controller, reference, overrides) -> list[str]:
@@ -493,7 +513,7 @@ def _settings_differences(controller, reference, overrides) -> list[str]:
     would differ under `overrides`, beyond what the agent sees."""
     a = {"preset": controller.preset, **controller.task_settings(), **overrides}
     b = {"preset": reference.preset, **reference.task_settings(), **overrides}
-    keys = (a.keys() | b.keys()) - set(OBSERVATION_ONLY)
+    keys = (a.keys() | b.keys()) - {*OBSERVATION_ONLY, *CONTROLLER_ONLY}
     return sorted(k for k in keys if a.get(k) != b.get(k))
 
 

@@ -46,8 +46,16 @@ META_MIX = META_TINY | {
 # (32 each) instead of drawn per episode; every other setting is still drawn
 # per episode.
 META_MIX_GROUPED = META_MIX | {"ppo": {"group_envs": True}}
+
+# meta_mix_grouped's, the controller's LR applied through a cosine over each
+# episode's budget (`EnvConfig.lr_schedule`): the controller sets the level,
+# the schedule anneals it, as the tuned cosine does.
+META_MIX_COSINE = META_MIX_GROUPED | {
+    "env": META_MIX_GROUPED["env"] | {"lr_schedule": "cosine"}
+}
 RECIPES = {
     "meta-tiny": META_TINY,
     "meta-mix": META_MIX,
     "meta-mix-grouped": META_MIX_GROUPED,
+    "meta-mix-cosine": META_MIX_COSINE,
 }
