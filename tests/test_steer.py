@@ -99,6 +99,19 @@ def test_a_cosine_controller_scales_each_block_by_the_cosine_over_the_budget(shi
             np.testing.assert_allclose(updates["w"], expected, rtol=1e-5)
 
 
+def test_steer_acts_with_the_numbers_the_controller_was_trained_with(shipped):
+    """A controller trained with other LR factors and bounds moves the LR by
+    them in steer too (every LR move here is x3, within lr_max 0.02)."""
+    settings = {**shipped.settings, "reduced_lr_factors": (3.0,) * 5, "lr_max": 0.02}
+    moved = dataclasses.replace(shipped, settings=settings).without("reinit", "stop")
+    state = steer(moved, initial_lr=1e-3, budget=4).init(None)
+    assert float(state.lr) == pytest.approx(3e-3)
+    state = steer(moved, initial_lr=0.01, budget=4).init(None)
+    assert float(state.lr) == pytest.approx(0.02)
+    state = steer(moved, initial_lr=0.01, budget=4, lr_max=1.0).init(None)
+    assert float(state.lr) == pytest.approx(0.03)  # the user's bound wins
+
+
 @pytest.fixture(scope="module")
 def watching():
     """A controller trained with `observe_update` (a recipe-search screen)."""

@@ -39,6 +39,19 @@ from autotrain_jax import actions, observation
 from autotrain_jax.history import rewind_depth, rewind_reinitialises
 from autotrain_jax.params import EnvParams
 
+# The env's numbers that turn a decision into an LR, a re-init or a stop: as
+# the controller was trained with them.
+ACTING = (
+    "lr_min",
+    "lr_max",
+    "full_lr_factors",
+    "reduced_lr_factors",
+    "max_lr_factor",
+    "reinit_threshold",
+    "stop_threshold",
+    "max_loss",
+)
+
 
 class SteerState(NamedTuple):
     """What `steer` carries between updates."""
@@ -91,8 +104,10 @@ def steer(
       controller: a `controllers.Controller`.
       initial_lr: the LR the chained optimizer applies.
       budget: the run's length in blocks of T updates (its progress input).
-      lr_min: the lowest LR (default: the env's, 1e-5).
-      lr_max: the highest LR (default: the env's, 1).
+      lr_min: the lowest LR (default: the controller's training's, else the
+        env's 1e-5).
+      lr_max: the highest LR (default: the controller's training's, else the
+        env's 1).
       adaptive: whether the chained optimizer scales its step per parameter
         (Adam-like: `config.ADAPTIVE`); required by a controller trained with
         `observe_optimizer`, ignored by others.
@@ -118,10 +133,11 @@ def steer(
         raise ValueError(
             f"initial_lr must be > 0 and budget >= 1, got {initial_lr}, {budget}"
         )
-    defaults = EnvParams(data=None)
-    env_params = defaults.replace(
-        lr_min=defaults.lr_min if lr_min is None else lr_min,
-        lr_max=defaults.lr_max if lr_max is None else lr_max,
+    trained = {k: v for k, v in controller.settings.items() if k in ACTING}
+    env_params = EnvParams(data=None).replace(**trained)
+    env_params = env_params.replace(
+        lr_min=env_params.lr_min if lr_min is None else lr_min,
+        lr_max=env_params.lr_max if lr_max is None else lr_max,
     )
     period, every = config.inner_steps, config.loss_every
 

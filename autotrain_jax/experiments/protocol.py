@@ -60,7 +60,14 @@ OBSERVATION_ONLY = (
 # Settings of how a controller's own LR acts: its row runs with them in its
 # own twin (`greedy_rows`), on the same task, seeds and data as the opponents',
 # whose runs never see them (a suite cell sets every initial LR itself).
-CONTROLLER_ONLY = ("lr_schedule", "lr_min", "lr_max", "initial_lr")
+CONTROLLER_ONLY = (
+    "lr_schedule",
+    "lr_min",
+    "lr_max",
+    "initial_lr",
+    "full_lr_factors",
+    "reduced_lr_factors",
+)
 # The opponents' twin: every schedule row shapes its own LR.
 OPPONENTS = {"lr_schedule": "constant"}
 
@@ -188,10 +195,9 @@ def compare_task(
     once |= lr_free_rows(first, overrides, params.data, keys, free)
     if PBT in wanted:
         once[PBT] = _pbt_row(box, box_params, keys, grid)
+    opponents_act = {**_acting(first), **OPPONENTS}
     shaped = {  # controllers whose LR acts otherwise than the opponents'
-        label: c
-        for label, c in controllers.items()
-        if c.env_config.lr_schedule != OPPONENTS["lr_schedule"]
+        label: c for label, c in controllers.items() if _acting(c) != opponents_act
     }
     policies = {
         f"controller {label}": baselines.in_continuous(c.policy, env, box_params)
@@ -498,14 +504,23 @@ def with_opponents(rows: Mapping[str, Any], earlier: Mapping[str, Any]) -> dict:
     return results
 
 
-def _observed(controller: Controller) -> dict[str, Any]:
-    """Its own twin's settings: what its agent sees (`OBSERVATION_ONLY`) and
-    how its LR acts (`CONTROLLER_ONLY`)."""
+def _own(controller: Controller, names) -> dict[str, Any]:
     settings = {
         **controller.task_settings(),
         **dataclasses.asdict(controller.env_config),
     }
-    return {k: settings.get(k) for k in (*OBSERVATION_ONLY, *CONTROLLER_ONLY)}
+    return {k: settings.get(k) for k in names}
+
+
+def _acting(controller: Controller) -> dict[str, Any]:
+    """How its LR acts, of the `CONTROLLER_ONLY` settings (None: the env's)."""
+    return _own(controller, CONTROLLER_ONLY)
+
+
+def _observed(controller: Controller) -> dict[str, Any]:
+    """Its own twin's settings: what its agent sees (`OBSERVATION_ONLY`) and
+    how its LR acts (`CONTROLLER_ONLY`)."""
+    return _own(controller, (*OBSERVATION_ONLY, *CONTROLLER_ONLY))
 
 
 def _settings_differences(controller, reference, overrides) -> list[str]:
