@@ -496,3 +496,9 @@ def test_a_cosine_shaped_controller_runs_in_its_own_twin_beside_the_same_opponen
         cell["controller cosine"]["holdout_accuracy"],
         cell["controller default"]["holdout_accuracy"],
     )
+    only = protocol.compare_task({"cosine": cosine}, *args, rows=("tuned constant",))
+    assert list(only["cells"][0.01]) == [  # nothing else shares the opponents' twin
+        "controller cosine",
+        "untuned constant",
+        "tuned constant",
+    ]

@@ -208,7 +208,9 @@ def compare_task(
         policies[EARLY_STOPPING] = baselines.early_stopping(box, box_params)
     if PLATEAU in wanted:
         policies[PLATEAU] = baselines.reduce_on_plateau(box, box_params)
-    runs = evaluate_lrs(box, box_params, policies, keys, initial_lrs)
+    runs = {lr0: {} for lr0 in initial_lrs}
+    if policies:
+        runs = evaluate_lrs(box, box_params, policies, keys, initial_lrs)
     own = greedy_rows(shaped, overrides, params.data, keys, initial_lrs)
     cells = {}
     for lr0 in initial_lrs:
