@@ -205,7 +205,9 @@ def cosine_fraction(t: jax.Array, horizon, final_fraction: float = 0.01) -> jax.
     return final_fraction + (1 - final_fraction) * cosine
 
 
-def block_lr(config, lr: jax.Array, block: jax.Array, budget: jax.Array) -> jax.Array:
+def block_lr(
+    config: EnvConfig, lr: jax.Array, block: jax.Array, budget: jax.Array
+) -> jax.Array:
     """The LR block `block` (0-based) of a `budget`-block run trains with, the
     controlled `lr` shaped by `config.lr_schedule`; the env and
     `controllers.steer` both apply it so."""
