@@ -21,9 +21,8 @@ its LR decisions, and a small helper for the decisions that touch the weights.
 Every T (`inner_steps`) updates it does what the env does after T inner steps:
 it turns the block's losses (means over `loss_every` steps), the LR, the score
 and the progress through the `budget` into one observation record, asks the
-controller, and scales the next T updates by the LR it chose (shaped by its
-`lr_schedule`; within
-[lr_min, lr_max]). The score is what the controller was trained on: Thresholdout
+controller, and scales the next T updates by the LR it chose (within
+[lr_min, lr_max], shaped by its `lr_schedule`). The score is what the controller was trained on: Thresholdout
 of training and holdout accuracy; your holdout accuracy is the closest thing.
 """
 
