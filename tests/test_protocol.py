@@ -461,19 +461,21 @@ def test_settings_that_change_only_what_the_agent_sees_leave_every_row_as_it_was
             )
 
 
-def scheduled(controller, lr_schedule: str):
-    """`controller` as if trained with `lr_schedule`: its settings and env."""
-    settings = {**controller.settings, "lr_schedule": lr_schedule}
+def scheduled(controller, lr_schedule: str, **acting):
+    """`controller` as if trained with `lr_schedule` (and the `acting`
+    EnvParams): its settings and env."""
+    settings = {**controller.settings, "lr_schedule": lr_schedule, **acting}
     config = dataclasses.replace(controller.env_config, lr_schedule=lr_schedule)
     return dataclasses.replace(controller, settings=settings, env_config=config)
 
 
 def test_a_cosine_shaped_controller_runs_in_its_own_twin_beside_the_same_opponents():
-    """A controller whose LR acts through a cosine (`CONTROLLER_ONLY`) gets its
-    greedy row in its own twin, even first; the opponents' rows are exactly
-    what they are without it (they never see its schedule)."""
+    """A controller whose LR acts through a cosine, within its own bounds
+    (`CONTROLLER_ONLY`), gets its greedy row in its own twin, even first; the
+    opponents' rows are exactly what they are without it (they never see its
+    schedule or bounds: the grid's LR 0.1 is not clipped to its 0.05)."""
     default = controllers.load(TOY_CONTROLLER)
-    cosine = scheduled(default, "cosine")
+    cosine = scheduled(default, "cosine", lr_max=0.05, initial_lr=(1e-4, 0.05))
     keys = jax.random.split(jax.random.key(0), 2)
     common = {"train_size": 256, "holdout_size": 128, "max_steps_in_episode": 3}
     args = (common, (0.01,), (0.01, 0.1), keys, None)

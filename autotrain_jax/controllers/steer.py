@@ -22,8 +22,9 @@ Every T (`inner_steps`) updates it does what the env does after T inner steps:
 it turns the block's losses (means over `loss_every` steps), the LR, the score
 and the progress through the `budget` into one observation record, asks the
 controller, and scales the next T updates by the LR it chose (within
-[lr_min, lr_max], shaped by its `lr_schedule`). The score is what the controller was trained on: Thresholdout
-of training and holdout accuracy; your holdout accuracy is the closest thing.
+[lr_min, lr_max], shaped by its `lr_schedule`). The score is what the
+controller was trained on: Thresholdout of training and holdout accuracy; your
+holdout accuracy is the closest thing.
 """
 
 from __future__ import annotations

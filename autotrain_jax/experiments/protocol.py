@@ -59,7 +59,7 @@ OBSERVATION_ONLY = (
 )
 # Settings of how a controller's own LR acts: its row runs with them in its
 # own twin (`greedy_rows`), on the same task, seeds and data as the opponents',
-# whose runs never see them (a suite cell sets every initial LR itself).
+# whose twin leaves them at the preset's (a suite cell sets every initial LR).
 CONTROLLER_ONLY = (
     "lr_schedule",
     "lr_min",
@@ -68,8 +68,6 @@ CONTROLLER_ONLY = (
     "full_lr_factors",
     "reduced_lr_factors",
 )
-# The opponents' twin: every schedule row shapes its own LR.
-OPPONENTS = {"lr_schedule": "constant"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,12 +120,27 @@ def load_suite(name: str | pathlib.Path) -> Suite:
 
 
 def twin(
-    controller: Controller, overrides: Mapping[str, Any], data, augmented=False
+    controller: Controller,
+    overrides: Mapping[str, Any],
+    data,
+    augmented=False,
+    own: bool = True,
 ) -> tuple[at.AutoTrainEnv, at.EnvParams]:
     """The controller's env with `overrides`, on `data`, acting through the
-    `continuous` set: the env every schedule and baseline row runs in."""
-    settings = {**controller.task_settings(augmented), **overrides, "data": data}
+    `continuous` set: the env every schedule and baseline row runs in. Unless
+    `own`, its `CONTROLLER_ONLY` settings are left at the preset's: the
+    opponents' twin."""
+    settings = controller.task_settings(augmented)
+    if not own:
+        settings = {k: v for k, v in settings.items() if k not in CONTROLLER_ONLY}
+    settings = {**settings, **overrides, "data": data}
     return at.make_env(controller.preset, **{**settings, **BOX})
+
+
+def _acts(env: at.AutoTrainEnv, params: at.EnvParams) -> tuple:
+    """How a twin turns a controller's decisions into the LR it trains with."""
+    factors = (params.full_lr_factors, params.reduced_lr_factors)
+    return (env.config.lr_schedule, params.lr_min, params.lr_max, *factors)
 
 
 def fixed_prior(
@@ -175,7 +188,7 @@ def compare_task(
     env, params = first.make_env(data_dir=data_dir, **overrides)
     for c in controllers.values():  # all act in the first one's env
         c.check_env(env)
-    box, box_params = twin(first, {**overrides, **OPPONENTS}, params.data)
+    box, box_params = twin(first, overrides, params.data, own=False)
     horizon = max_budget(box_params)
     grid_policies = {"constant": baselines.keep(box, box_params)}
     if COSINE in wanted:
@@ -195,9 +208,10 @@ def compare_task(
     once |= lr_free_rows(first, overrides, params.data, keys, free)
     if PBT in wanted:
         once[PBT] = _pbt_row(box, box_params, keys, grid)
-    opponents_act = {**_acting(first), **OPPONENTS}
-    shaped = {  # controllers whose LR acts otherwise than the opponents'
-        label: c for label, c in controllers.items() if _acting(c) != opponents_act
+    shaped = {  # controllers whose LR acts otherwise than in the opponents' twin
+        label: c
+        for label, c in controllers.items()
+        if _acts(*twin(c, overrides, params.data)) != _acts(box, box_params)
     }
     policies = {
         f"controller {label}": baselines.in_continuous(c.policy, env, box_params)
@@ -506,23 +520,14 @@ def with_opponents(rows: Mapping[str, Any], earlier: Mapping[str, Any]) -> dict:
     return results
 
 
-def _own(controller: Controller, names) -> dict[str, Any]:
+def _observed(controller: Controller) -> dict[str, Any]:
+    """Its own twin's settings: what its agent sees (`OBSERVATION_ONLY`) and
+    how its LR acts (`CONTROLLER_ONLY`; None: the preset's)."""
     settings = {
         **controller.task_settings(),
         **dataclasses.asdict(controller.env_config),
     }
-    return {k: settings.get(k) for k in names}
-
-
-def _acting(controller: Controller) -> dict[str, Any]:
-    """How its LR acts, of the `CONTROLLER_ONLY` settings (None: the env's)."""
-    return _own(controller, CONTROLLER_ONLY)
-
-
-def _observed(controller: Controller) -> dict[str, Any]:
-    """Its own twin's settings: what its agent sees (`OBSERVATION_ONLY`) and
-    how its LR acts (`CONTROLLER_ONLY`)."""
-    return _own(controller, (*OBSERVATION_ONLY, *CONTROLLER_ONLY))
+    return {k: settings.get(k) for k in (*OBSERVATION_ONLY, *CONTROLLER_ONLY)}
 
 
 def _settings_differences(controller, reference, overrides) -> list[str]:
