@@ -134,7 +134,8 @@ def steer(
         raise ValueError(
             f"initial_lr must be > 0 and budget >= 1, got {initial_lr}, {budget}"
         )
-    trained = {k: v for k, v in controller.settings.items() if k in ACTING}
+    settings = getattr(controller, "settings", {})  # a stand-in may have none
+    trained = {k: v for k, v in settings.items() if k in ACTING}
     env_params = EnvParams(data=None).replace(**trained)
     env_params = env_params.replace(
         lr_min=env_params.lr_min if lr_min is None else lr_min,
