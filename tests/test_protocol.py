@@ -479,7 +479,7 @@ def test_a_cosine_shaped_controller_runs_in_its_own_twin_beside_the_same_opponen
     keys = jax.random.split(jax.random.key(0), 2)
     common = {"train_size": 256, "holdout_size": 128, "max_steps_in_episode": 3}
     args = (common, (0.01,), (0.01, 0.1), keys, None)
-    rows = ("tuned constant", "tuned cosine")
+    rows = ("tuned constant", "tuned cosine", "cocob")
     both = protocol.compare_task(
         {"cosine": cosine, "default": default}, *args, rows=rows
     )

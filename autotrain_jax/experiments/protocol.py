@@ -306,7 +306,7 @@ def lr_free_rows(
     rows = {}
     for name in names:
         free = {**overrides, "optimizer": name, "initial_lr": 1.0, "lr_max": 10.0}
-        env, params = twin(controller, free, data)
+        env, params = twin(controller, free, data, own=False)
         row = evaluate_many(env, params, {name: baselines.keep(env, params)}, keys)
         rows[f"{name} (defaults)"] = _own_compute(row[name])
     return rows
