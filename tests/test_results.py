@@ -20,9 +20,9 @@ def test_the_committed_suite_page_is_generated_from_its_json(suite_v2):
 
 
 @pytest.mark.parametrize(
-    "folder", sorted(p.name for p in (ROOT / "benchmarks").glob("suite-v3*"))
+    "folder", sorted(p.name for p in (ROOT / "benchmarks").glob("suite-v[34]*"))
 )
-def test_every_suite_v3_page_is_generated_from_its_json(folder):
+def test_every_suite_v3_and_v4_page_is_generated_from_its_json(folder):
     saved = ROOT / "benchmarks" / folder
     results = report.from_json((saved / "suite.json").read_text())
     assert (saved / "suite.md").read_text() == report.markdown(results)
@@ -71,17 +71,23 @@ def test_the_recipe_search_page_is_generated_from_its_screens(suite_v2):
     assert committed.read_text() == page
 
 
-def test_the_recipes_on_suite_v3_page_is_generated_from_its_files():
+# Each suite's recipes page, and screens it must table.
+RECIPE_SCREENS = {
+    "v3": {f"meta-mix{g}-s{seed}" for g in ("", "-grouped") for seed in range(3)}
+    | {"meta-mix-cosine-s0", "meta-mix-grouped-cap-s0"},
+    "v4": {"meta-mix-cosine-s0"},
+}
+
+
+@pytest.mark.parametrize("suite", sorted(RECIPE_SCREENS))
+def test_the_recipes_pages_are_generated_from_their_files(suite):
     from helpers import load_script
 
     script = load_script("benchmarks/recipe_seeds.py")
-    opponents, out = script.folders("v3")
+    opponents, out = script.folders(suite)
     earlier = report.from_json((opponents / "suite.json").read_text())
     assert (out / "README.md").read_text() == script.page(earlier)
-    names = {path.stem for path in out.glob("*.json")}
-    assert names >= {
-        f"meta-mix{g}-s{seed}" for g in ("", "-grouped") for seed in range(3)
-    }
+    assert {path.stem for path in out.glob("*.json")} == RECIPE_SCREENS[suite]
 
 
 # Each page's evaluate tables (`report.TABLE_BLOCK`), by the files they show.
