@@ -409,6 +409,9 @@ WALL_TIMES = {
     "examples/meta_train.py --recipe meta-mix-grouped": (
         "benchmarks/meta-train-mix-grouped"
     ),
+    "examples/meta_train.py --recipe meta-mix-cosine": (
+        "benchmarks/meta-train-mix-cosine"
+    ),
 }
 
 
