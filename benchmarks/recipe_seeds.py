@@ -23,7 +23,7 @@ import argparse
 import json
 import pathlib
 
-from autotrain_jax.experiments import report, screening
+from autotrain_jax.experiments import protocol, report, screening
 from autotrain_jax.experiments.recipes import RECIPES
 
 ROOT = pathlib.Path(__file__).resolve().parent
@@ -37,16 +37,20 @@ def folders(suite: str) -> tuple[pathlib.Path, pathlib.Path]:
 
 def controller_rows(results: dict, name: str) -> dict:
     """The first controller's rows and fixed prior of a suite run, renamed
-    `controller NAME`: `protocol.add_controllers`'s form."""
+    `controller NAME`: `protocol.add_controllers`'s form (with the prior's
+    row where the committed opponents' grid lacks it: a steered one)."""
     row = report.controller_rows(results)[0]
     prior = next(iter(results["priors"].values()))
+
+    def kept(rows: dict) -> dict:
+        own = {f"controller {name}": rows[row]}
+        if "optimizer" in prior:
+            label = report.find(rows, protocol.PRIOR)
+            own[label] = rows[label]
+        return own
+
     tasks = {
-        task: {
-            "cells": {
-                lr0: {f"controller {name}": rows[row]}
-                for lr0, rows in t["cells"].items()
-            }
-        }
+        task: {"cells": {lr0: kept(rows) for lr0, rows in t["cells"].items()}}
         for task, t in results["tasks"].items()
     }
     return {

@@ -504,3 +504,54 @@ def test_a_cosine_shaped_controller_runs_in_its_own_twin_beside_the_same_opponen
         "untuned constant",
         "tuned constant",
     ]
+
+
+def steering(controller, name: str = "schedule_free_adamw"):
+    """`controller` as if trained to steer the LR-free optimizer `name`, its
+    LR a multiple of the optimizer's default."""
+    acting = {"initial_lr": (0.3, 3.0), "lr_min": 0.01, "lr_max": 10.0}
+    return dataclasses.replace(
+        controller, settings={**controller.settings, "optimizer": name, **acting}
+    )
+
+
+def test_a_controller_steering_an_lr_free_optimizer_runs_it_from_its_defaults(
+    toy_results, tmp_path, monkeypatch
+):
+    """Added to a suite, a controller trained on schedule_free_adamw alone
+    trains every task with it, from its defaults (LR 1) whatever the cell's
+    initial LR: kept there, it is the LR-free row. Its fixed prior is a
+    multiple of that default, run beside it (the opponents' grid lacks it)."""
+    toy = copy.deepcopy(TOY)  # the shipped suites name each task's optimizer;
+    toy["tasks"]["toy"]["env"]["optimizer"] = "momentum"  # the toy's, the preset's
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps(toy))
+    suite = protocol.load_suite(path)
+    default = controllers.load(TOY_CONTROLLER)
+    steer = steering(default)
+    assert protocol.steered(steer) == "schedule_free_adamw"
+    assert protocol.steered(default) is None
+    prior = protocol.fixed_prior(steer, suite.grid, seeds=2)
+    assert prior["optimizer"] == "schedule_free_adamw"
+    assert set(prior["holdout_accuracy"]) == set(protocol.STEERED_GRID)
+    at_defaults = prior | {"lr": 1.0}
+    monkeypatch.setattr(protocol, "fixed_prior", lambda *args: at_defaults)
+    in_continuous = baselines.in_continuous
+
+    def kept(policy, env, params):  # the controller, keeping its LR throughout
+        return in_continuous(baselines.keep(env, params), env, params)
+
+    monkeypatch.setattr(protocol.baselines, "in_continuous", kept)
+    rows = protocol.add_controllers({"steer": steer}, suite, toy_results, default)
+    added = protocol.with_opponents(rows, toy_results)
+    label = "fixed prior (schedule_free_adamw x1)"
+    for lr0, earlier in toy_results["tasks"]["toy"]["cells"].items():
+        cell = added["tasks"]["toy"]["cells"][lr0]
+        assert list(cell)[:2] == ["controller steer", label]
+        assert not any(n.startswith("fixed prior (") for n in earlier if n in cell)
+        mine = cell["controller steer"]["test_accuracy"]
+        np.testing.assert_array_equal(mine, cell[label]["test_accuracy"])
+        # evaluate_lrs and evaluate_many round differently in the last bits
+        free = earlier["schedule_free_adamw (defaults)"]["test_accuracy"]
+        np.testing.assert_allclose(mine, free, atol=0.01)
+        assert np.all(earlier["controller default"]["test_accuracy"] != mine)

@@ -68,6 +68,9 @@ CONTROLLER_ONLY = (
     "full_lr_factors",
     "reduced_lr_factors",
 )
+# The fixed prior of a controller that steers an LR-free optimizer
+# (`steered`): multiples of the optimizer's default LR.
+STEERED_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +140,19 @@ def twin(
     return at.make_env(controller.preset, **{**settings, **BOX})
 
 
+def steered(controller: Controller) -> str | None:
+    """The LR-free optax optimizer `controller` was trained to steer, if its
+    training used one alone (its LR then multiplies the optimizer's default,
+    `optimizers.base_learning_rate`), else None.
+
+    Such a controller replaces a task's optimizer with its own and starts
+    from that optimizer's defaults (LR 1), whatever the task's initial LR:
+    like the LR-free rows, its row is one run per task, the same in every
+    initial-LR column."""
+    name = controller.settings.get("optimizer")
+    return name if name in LR_FREE_OPTIMIZERS else None
+
+
 def _acts(env: at.AutoTrainEnv, params: at.EnvParams) -> tuple:
     """How a twin turns a controller's decisions into the LR it trains with."""
     factors = (params.full_lr_factors, params.reduced_lr_factors)
@@ -148,16 +164,23 @@ def fixed_prior(
 ) -> dict[str, Any]:
     """The constant LR of `grid` with the best mean holdout accuracy on the
     controller's own training distribution (augmentations included), on
-    `seeds` episodes: {"lr", "holdout_accuracy": {lr: mean}, "seeds"}."""
+    `seeds` episodes: {"lr", "holdout_accuracy": {lr: mean}, "seeds"}.
+
+    For a controller that steers an LR-free optimizer (`steered`), the
+    multiple of that optimizer's default LR, over `STEERED_GRID` (not
+    `grid`), with its name under "optimizer"."""
     _, params = controller.make_env(augmented=True, data_dir=data_dir)
     env, params = twin(controller, {}, params.data, augmented=True)
+    if name := steered(controller):
+        grid = STEERED_GRID
     keys = jax.random.split(jax.random.key(seed), seeds)
     rows = evaluate_lrs(env, params, {"keep": baselines.keep(env, params)}, keys, grid)
     holdout = {
         lr: float(np.mean(r["keep"]["holdout_accuracy"])) for lr, r in rows.items()
     }
     best = max(holdout, key=holdout.get)
-    return {"lr": best, "holdout_accuracy": holdout, "seeds": seeds}
+    prior = {"lr": best, "holdout_accuracy": holdout, "seeds": seeds}
+    return prior | ({"optimizer": name} if name else {})
 
 
 def compare_task(
@@ -166,7 +189,7 @@ def compare_task(
     initial_lrs,
     grid,
     keys: jax.Array,
-    prior_lr: float | None,
+    prior: Mapping[str, Any] | None,
     data_dir=None,
     rows: Collection[str] | None = None,
 ) -> dict[str, Any]:
@@ -177,7 +200,7 @@ def compare_task(
 
     `rows`, if given, runs only those opponents (`ROWS`, or an LR-free
     optimizer's name) beside the controllers and the untuned constant; the
-    fixed prior needs `prior_lr`."""
+    fixed prior needs `prior` (a `fixed_prior`)."""
     if unknown := sorted(set(initial_lrs) - set(grid)):
         raise ValueError(f"initial_lrs must lie on the grid {grid}, got {unknown}")
     allowed = (*ROWS, *LR_FREE_OPTIMIZERS)
@@ -201,9 +224,12 @@ def compare_task(
     if COSINE in wanted:
         peak = _best(grid_runs, "cosine")
         once[COSINE] = _grid_row(grid_runs, "cosine", peak)
-    if PRIOR in wanted and prior_lr is not None:
-        prior = _own_compute(grid_runs[prior_lr]["constant"])
-        once[f"{PRIOR} ({prior_lr:g})"] = prior
+    if PRIOR in wanted and prior is not None:
+        once |= (
+            steered_prior(first, overrides, params.data, keys, prior)
+            if "optimizer" in prior
+            else grid_prior(prior, grid_runs)
+        )
     free = [name for name in LR_FREE_OPTIMIZERS if name in wanted]
     once |= lr_free_rows(first, overrides, params.data, keys, free)
     if PBT in wanted:
@@ -211,7 +237,8 @@ def compare_task(
     shaped = {  # controllers whose LR acts otherwise than in the opponents' twin
         label: c
         for label, c in controllers.items()
-        if _acts(*twin(c, overrides, params.data)) != _acts(box, box_params)
+        if steered(c)
+        or _acts(*twin(c, overrides, params.data)) != _acts(box, box_params)
     }
     policies = {
         f"controller {label}": baselines.in_continuous(c.policy, env, box_params)
@@ -282,7 +309,7 @@ def from_initial_lrs(
         initial_lrs,
         tuple(sorted({*grid, *initial_lrs})),
         keys,
-        prior_lr=None,
+        prior=None,
         data_dir=data_dir,
         rows=rows,
     )
@@ -358,7 +385,7 @@ def run_suite(
     else:
         _check_continues(done, controllers, suite)
         results = {**done, "tasks": dict(done["tasks"])}
-    prior_lr = next(iter(results["priors"].values()))["lr"]
+    prior = next(iter(results["priors"].values()))
     keys = suite.keys()
     for task in tasks:
         if task in results["tasks"]:
@@ -369,7 +396,7 @@ def run_suite(
             suite.task_initial_lrs(task),
             suite.grid,
             keys,
-            prior_lr,
+            prior,
             data_dir,
         )
         if on_task is not None:
@@ -423,7 +450,7 @@ def add_controllers(
     results = {"suite": suite.name, "seeds": suite.seeds, "priors": {first: prior}}
     results["tasks"] = {}
     for task in tasks:
-        cells = controller_cells(controllers, suite, task, reference, data_dir)
+        cells = controller_cells(controllers, suite, task, reference, data_dir, prior)
         results["tasks"][task] = {"cells": cells}
         if on_task is not None:
             on_task(results)
@@ -436,14 +463,22 @@ def controller_cells(
     task: str,
     reference: Controller,
     data_dir=None,
+    prior: Mapping[str, Any] | None = None,
 ) -> dict[float, dict[str, dict]]:
     """Each controller's greedy row on `task` from each of its initial LRs, on
     the suite's seeds and the data `reference` loads, each controller in its
-    own twin (what it sees): {initial LR: {"controller LABEL": row}}."""
+    own twin (what it sees): {initial LR: {"controller LABEL": row}}. With the
+    first controller's `prior` steering an LR-free optimizer, whose row the
+    opponents' grid lacks, that row too (`steered_prior`)."""
     overrides = suite.overrides(task)
     _, params = reference.make_env(data_dir=data_dir, **overrides)
-    lrs = suite.task_initial_lrs(task)
-    return greedy_rows(controllers, overrides, params.data, suite.keys(), lrs)
+    lrs, keys = suite.task_initial_lrs(task), suite.keys()
+    cells = greedy_rows(controllers, overrides, params.data, keys, lrs)
+    if prior is not None and "optimizer" in prior:
+        first = next(iter(controllers.values()))
+        row = steered_prior(first, overrides, params.data, keys, prior)
+        cells = {lr0: rows | row for lr0, rows in cells.items()}
+    return cells
 
 
 def greedy_rows(
@@ -451,17 +486,40 @@ def greedy_rows(
 ) -> dict[float, dict[str, dict]]:
     """Each controller's greedy row under `overrides` on `data`, from each
     initial LR, in its own twin (what it sees): {initial LR: {"controller
-    LABEL": row}}."""
+    LABEL": row}}. A controller that steers an LR-free optimizer (`steered`)
+    runs once, with that optimizer from its defaults, its row in every cell."""
     cells = {lr0: {} for lr0 in initial_lrs}
     for label, c in controllers.items():
-        env, _ = c.make_env(data=data, **overrides)
-        box, box_params = twin(c, overrides, data)
+        name = steered(c)
+        own = {**overrides, "optimizer": name} if name else overrides
+        start = {lr0: 1.0 if name else lr0 for lr0 in initial_lrs}
+        env, _ = c.make_env(data=data, **own)
+        box, box_params = twin(c, own, data)
         policy = baselines.in_continuous(c.policy, env, box_params)
         row = f"controller {label}"
-        runs = evaluate_lrs(box, box_params, {row: policy}, keys, initial_lrs)
+        starts = tuple(dict.fromkeys(start.values()))
+        runs = evaluate_lrs(box, box_params, {row: policy}, keys, starts)
         for lr0 in initial_lrs:
-            cells[lr0][row] = _own_compute(runs[lr0][row])
+            cells[lr0][row] = _own_compute(runs[start[lr0]][row])
     return cells
+
+
+def grid_prior(prior: Mapping[str, Any], grid_runs: Mapping[float, dict]) -> dict:
+    """The fixed prior's row on a task, read from the task's grid (the
+    opponents' constant at the prior's LR): {"fixed prior (LR)": row}."""
+    lr = prior["lr"]
+    return {f"{PRIOR} ({lr:g})": _own_compute(grid_runs[lr]["constant"])}
+
+
+def steered_prior(controller: Controller, overrides, data, keys, prior) -> dict:
+    """The fixed prior of a controller that steers an LR-free optimizer
+    (`fixed_prior` names it), on a task: that optimizer under `overrides` at
+    the prior's multiple of its default LR, kept, in the controller's twin:
+    {"fixed prior (NAME xLR)": row}. The opponents' grid holds no such row."""
+    lr, name = prior["lr"], prior["optimizer"]
+    env, params = twin(controller, {**overrides, "optimizer": name}, data)
+    runs = evaluate_lrs(env, params, {PRIOR: baselines.keep(env, params)}, keys, (lr,))
+    return {f"{PRIOR} ({name} x{lr:g})": _own_compute(runs[lr][PRIOR])}
 
 
 def validate(
@@ -502,18 +560,20 @@ def validate(
 def with_opponents(rows: Mapping[str, Any], earlier: Mapping[str, Any]) -> dict:
     """`add_controllers`'s `rows` with the `earlier` run's rows beside them, on
     the tasks `rows` holds: its controllers and opponents, and the fixed prior
-    of `rows` (read from the earlier grid) in place of the earlier one."""
-    prior = next(iter(rows["priors"].values()))["lr"]
+    of `rows` in place of the earlier one (read from the earlier grid, unless
+    `rows` holds it: `steered_prior`)."""
+    prior = next(iter(rows["priors"].values()))
     results = {**rows, "tasks": {}}
     for task, new in rows["tasks"].items():
         old = earlier["tasks"][task]
-        grid_prior = _own_compute(old["grid"][prior]["constant"])
         cells = {}
         for lr0, kept in old["cells"].items():
             cells[lr0] = dict(new["cells"][lr0])
+            ran = any(name.startswith(PRIOR) for name in cells[lr0])
             for name, row in kept.items():
                 if name.startswith(PRIOR):
-                    cells[lr0][f"{PRIOR} ({prior:g})"] = grid_prior
+                    if not ran:
+                        cells[lr0] |= grid_prior(prior, old["grid"])
                 elif name not in cells[lr0]:
                     cells[lr0][name] = row
         results["tasks"][task] = {**old, "cells": cells}
@@ -532,10 +592,13 @@ def _observed(controller: Controller) -> dict[str, Any]:
 
 def _settings_differences(controller, reference, overrides) -> list[str]:
     """The make_env settings (and preset) in which the two controllers' twins
-    would differ under `overrides`, beyond what the agent sees."""
+    would differ under `overrides`, beyond what the agent sees (and the
+    optimizer, which a controller that steers an LR-free one brings)."""
     a = {"preset": controller.preset, **controller.task_settings(), **overrides}
     b = {"preset": reference.preset, **reference.task_settings(), **overrides}
     keys = (a.keys() | b.keys()) - {*OBSERVATION_ONLY, *CONTROLLER_ONLY}
+    if steered(controller):
+        keys -= {"optimizer"}
     return sorted(k for k in keys if a.get(k) != b.get(k))
 
 

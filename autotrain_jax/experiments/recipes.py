@@ -53,9 +53,28 @@ META_MIX_GROUPED = META_MIX | {"ppo": {"group_envs": True}}
 META_MIX_COSINE = META_MIX_GROUPED | {
     "env": META_MIX_GROUPED["env"] | {"lr_schedule": "cosine"}
 }
+
+# meta_mix's distribution with one LR-free inner optimizer, schedule_free_adamw,
+# whose step the controller's LR multiplies (`optimizers.base_learning_rate`:
+# LR 1 is optax's default). An episode starts at a multiple of the default
+# drawn log-uniform in [0.3, 3], the multiplier bounded to [0.01, 10]: the
+# controller steers an optimizer that needs no tuning, from its defaults. The
+# evaluation after training starts from multiples of the default too.
+META_MIX_SCHEDULE_FREE = META_MIX | {
+    "eval_lrs": (0.3, 1.0, 3.0),
+    "eval_grid": (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
+    "env": META_MIX["env"]
+    | {
+        "optimizer": "schedule_free_adamw",
+        "initial_lr": (0.3, 3.0),
+        "lr_min": 0.01,
+        "lr_max": 10.0,
+    },
+}
 RECIPES = {
     "meta-tiny": META_TINY,
     "meta-mix": META_MIX,
     "meta-mix-grouped": META_MIX_GROUPED,
     "meta-mix-cosine": META_MIX_COSINE,
+    "meta-mix-schedule-free": META_MIX_SCHEDULE_FREE,
 }

@@ -300,13 +300,13 @@ def markdown(results: dict) -> str:
         ]
     for label, prior in priors.items():
         lines.append(
-            f"- fixed prior of {label}: LR {prior['lr']:g} (best mean holdout "
+            f"- fixed prior of {label}: {_prior_lr(prior)} (best mean holdout "
             f"accuracy on its training distribution, {prior['seeds']} seeds)"
         )
-    first = next(iter(priors.values()))["lr"]
+    first = _prior_lr(next(iter(priors.values())))
     lines += [
         "",
-        f"The fixed-prior row is the first controller's (LR {first:g}), for every "
+        f"The fixed-prior row is the first controller's ({first}), for every "
         "controller's table; the others' priors are listed for reference.",
         "",
     ]
@@ -320,6 +320,13 @@ def markdown(results: dict) -> str:
             headline(results, name),
         ]
     return "\n".join(lines) + "\n" + per_task(results)
+
+
+def _prior_lr(prior: dict) -> str:
+    """A fixed prior's LR in words: a steered optimizer's is a multiple."""
+    if name := prior.get("optimizer"):
+        return f"{name} at {prior['lr']:g}x its default LR"
+    return f"LR {prior['lr']:g}"
 
 
 def readme_block(results: dict, controller: str) -> str:

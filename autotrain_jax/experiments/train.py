@@ -91,7 +91,7 @@ def parse_args(argv, preset: str, defaults: dict) -> argparse.Namespace:
     parser.add_argument(
         "--eval-grid",
         type=parse_lrs,
-        default=protocol.EVAL_GRID,
+        default=defaults.get("eval_grid", protocol.EVAL_GRID),
         help="comma-separated LRs the tuned constant is chosen from (by mean "
         "holdout accuracy; the initial LRs are added)",
     )
