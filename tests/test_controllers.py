@@ -186,6 +186,20 @@ def test_meta_train_trains_each_shipped_recipe_by_name(monkeypatch):
         )
 
 
+def test_a_recipe_that_steers_an_lr_free_optimizer_is_evaluated_in_its_multiples():
+    """meta-mix-schedule-free's LRs are multiples of schedule_free_adamw's
+    default: its evaluation after training starts from and tunes over those,
+    not over the classic optimizers' LRs."""
+    from autotrain_jax.experiments import protocol, recipes, train
+
+    recipe = recipes.RECIPES["meta-mix-schedule-free"]
+    args = train.parse_args([], "tiny", recipe)
+    assert (args.eval_lrs, args.eval_grid) == (recipe["eval_lrs"], recipe["eval_grid"])
+    assert args.eval_lrs == (0.3, 1.0, 3.0)
+    args = train.parse_args([], "tiny", recipes.META_MIX)
+    assert (args.eval_lrs, args.eval_grid) == (protocol.EVAL_LRS, protocol.EVAL_GRID)
+
+
 @pytest.mark.parametrize("name", controllers.available())
 def test_every_shipped_controller_acts_the_same_after_a_save(name, tmp_path):
     shipped = controllers.load(name)
