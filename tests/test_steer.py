@@ -317,6 +317,9 @@ def test_steer_refuses_what_a_training_loop_cannot_observe(shipped):
         steer(shipped, 0.1, budget=0)
     with pytest.raises(ValueError, match="steer"):
         Steering(shipped, optax.sgd(0.1), {}, optax.sgd(0.1).init({}))
+    free = {**shipped.settings, "optimizer": "schedule_free_adamw"}
+    with pytest.raises(ValueError, match="trained to steer 'schedule_free_adamw'"):
+        steer(dataclasses.replace(shipped, settings=free), 0.1, budget=10)
 
 
 def test_the_example_steers_a_user_model_and_prints_both_accuracies(capsys):

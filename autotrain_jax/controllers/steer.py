@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import optax
 
 from autotrain_jax import actions, observation
+from autotrain_jax.config import LR_FREE_OPTIMIZERS
 from autotrain_jax.history import rewind_depth, rewind_reinitialises
 from autotrain_jax.params import EnvParams
 
@@ -116,7 +117,8 @@ def steer(
     Raises:
       ValueError: for a controller whose observation needs what steer does
         not compute (the `self_play` batch size, `observe_task`), or what it
-        was not given (`adaptive`), or bad `initial_lr` / `budget`.
+        was not given (`adaptive`), one trained to steer an LR-free optimizer
+        (its LR acts inside that optimizer), or bad `initial_lr` / `budget`.
     """
     config = controller.env_config
     if config.action_set == "self_play" or config.observe_task:
@@ -124,6 +126,15 @@ def steer(
             "steer supports controllers with action_set in ('full', 'reduced', "
             "'continuous') and observe_task=False, got "
             f"{config.action_set!r}, observe_task={config.observe_task}"
+        )
+    settings = getattr(controller, "settings", {})  # a stand-in may have none
+    if (name := settings.get("optimizer")) in LR_FREE_OPTIMIZERS:
+        raise ValueError(
+            f"the controller was trained to steer {name!r}, its LR a multiple of "
+            "the LR inside that optimizer; steer scales the updates of the "
+            "optimizer chained before it, which cannot apply such a controller: "
+            "evaluate it in its env (Controller.make_env) or a suite "
+            "(autotrain-jax compare)"
         )
     if config.observe_optimizer and not isinstance(adaptive, bool):
         raise ValueError(
@@ -134,7 +145,6 @@ def steer(
         raise ValueError(
             f"initial_lr must be > 0 and budget >= 1, got {initial_lr}, {budget}"
         )
-    settings = getattr(controller, "settings", {})  # a stand-in may have none
     trained = {k: v for k, v in settings.items() if k in ACTING}
     env_params = EnvParams(data=None).replace(**trained)
     env_params = env_params.replace(
