@@ -531,9 +531,18 @@ def test_a_controller_steering_an_lr_free_optimizer_runs_it_from_its_defaults(
     steer = steering(default)
     assert protocol.steered(steer) == "schedule_free_adamw"
     assert protocol.steered(default) is None
-    prior = protocol.fixed_prior(steer, suite.grid, seeds=2)
+    with monkeypatch.context() as m:  # the prior's grid, without running it
+        runs = {}
+
+        def grid_of(env, params, policies, keys, lrs):
+            runs.update(optimizer=env.config.optimizer, lrs=tuple(lrs))
+            return {lr: {"keep": {"holdout_accuracy": np.full(2, lr)}} for lr in lrs}
+
+        m.setattr(protocol, "evaluate_lrs", grid_of)
+        prior = protocol.fixed_prior(steer, suite.grid, seeds=2)
+    assert runs == {"optimizer": "schedule_free_adamw", "lrs": protocol.STEERED_GRID}
     assert prior["optimizer"] == "schedule_free_adamw"
-    assert set(prior["holdout_accuracy"]) == set(protocol.STEERED_GRID)
+    assert prior["lr"] == max(protocol.STEERED_GRID)
     at_defaults = prior | {"lr": 1.0}
     monkeypatch.setattr(protocol, "fixed_prior", lambda *args: at_defaults)
     in_continuous = baselines.in_continuous
