@@ -419,6 +419,9 @@ WALL_TIMES = {
     "examples/meta_train.py --recipe meta-mix-cosine": (
         "benchmarks/meta-train-mix-cosine"
     ),
+    "examples/meta_train.py --recipe meta-mix-schedule-free": (
+        "benchmarks/meta-train-mix-schedule-free"
+    ),
 }
 
 
