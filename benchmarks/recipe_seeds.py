@@ -4,7 +4,7 @@ against the goals, and the recipe-level 95% CI.
     python benchmarks/suite.py --suite v4 --controller RUN \\
         --opponents benchmarks/suite-v4 --data-dir DATA --out runs/v4-RUN
     python benchmarks/recipe_seeds.py --suite v4 --add runs/v4-RUN --name NAME \\
-        --recipe meta-mix-cosine --seed 1 [--env lr_max=0.3 ...]
+        --recipe meta-mix-cosine --seed 1 [--env lr_max=0.3 ...] [--without reinit]
     python benchmarks/recipe_seeds.py --suite v4  # only the page, from the files
 
 `--add` keeps the first controller's rows of a suite run that was paired with
@@ -88,6 +88,13 @@ def main(argv=None) -> None:
         metavar="KEY=VALUE",
         help="an override the run was trained with on top of the recipe",
     )
+    parser.add_argument(
+        "--without",
+        choices=("reinit",),
+        default=None,
+        help="a special action taken out of the controller beside stop "
+        "(Controller.without)",
+    )
     args = parser.parse_args(argv)
     opponents, out = folders(args.suite)
     earlier = report.from_json((opponents / "suite.json").read_text())
@@ -107,6 +114,7 @@ def main(argv=None) -> None:
             "recipe": {
                 "recipe": args.recipe,
                 **dict(e.split("=", 1) for e in args.env),
+                **({"without": args.without} if args.without else {}),
             },
             "env_steps": steps,
             "ppo_seed": args.seed,
