@@ -75,12 +75,12 @@ def test_the_recipe_search_page_is_generated_from_its_screens(suite_v2):
 RECIPE_SCREENS = {
     "v3": {f"meta-mix{g}-s{seed}" for g in ("", "-grouped") for seed in range(3)}
     | {"meta-mix-cosine-s0", "meta-mix-cosine-s1", "meta-mix-grouped-cap-s0"}
-    | {f"meta-mix-schedule-free-s{s}" for s in (0, 1)}
+    | {f"meta-mix-schedule-free-s{s}" for s in (0, 1, 2)}
     | {"meta-mix-s0-noreinit"}
     | {f"meta-mix-schedule-free-s{s}-noreinit" for s in (0, 1)},
     "v4": {f"meta-mix-cosine-s{s}" for s in (0, 1)}
     | {"meta-mix-grouped-s0", "meta-mix-grouped-cap-s0"}
-    | {f"meta-mix-schedule-free-s{s}" for s in (0, 1)},
+    | {f"meta-mix-schedule-free-s{s}" for s in (0, 1, 2)},
 }
 
 
