@@ -38,6 +38,7 @@ from flax import traverse_util
 import autotrain_jax as at
 from autotrain_jax import actions
 from autotrain_jax.agents.ppo import PPOConfig, RunningStats, networks
+from autotrain_jax.config import LR_FREE_OPTIMIZERS
 from autotrain_jax.controllers.steer import Steering, SteerState, steer
 from autotrain_jax.presets import DATA_FIELDS
 
@@ -75,6 +76,14 @@ class Controller:
     obs_stats: RunningStats
     provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     disabled: tuple[str, ...] = ()  # special actions its policy never takes
+
+    @property
+    def steers(self) -> str | None:
+        """The LR-free optax optimizer this controller was trained to steer, if
+        its training used one alone (its LR then multiplies the optimizer's
+        default LR, `optimizers.base_learning_rate`), else None."""
+        name = self.settings.get("optimizer")
+        return name if name in LR_FREE_OPTIMIZERS else None
 
     def without(self, *names: str) -> Controller:
         """This controller with the special actions `names` (of

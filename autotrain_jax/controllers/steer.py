@@ -37,7 +37,6 @@ import jax.numpy as jnp
 import optax
 
 from autotrain_jax import actions, observation
-from autotrain_jax.config import LR_FREE_OPTIMIZERS
 from autotrain_jax.history import rewind_depth, rewind_reinitialises
 from autotrain_jax.params import EnvParams
 
@@ -127,8 +126,7 @@ def steer(
             "'continuous') and observe_task=False, got "
             f"{config.action_set!r}, observe_task={config.observe_task}"
         )
-    settings = getattr(controller, "settings", {})  # a stand-in may have none
-    if (name := settings.get("optimizer")) in LR_FREE_OPTIMIZERS:
+    if name := getattr(controller, "steers", None):  # a stand-in may not say
         raise ValueError(
             f"the controller was trained to steer {name!r}, its LR a multiple of "
             "the LR inside that optimizer; steer scales the updates of the "
@@ -145,6 +143,7 @@ def steer(
         raise ValueError(
             f"initial_lr must be > 0 and budget >= 1, got {initial_lr}, {budget}"
         )
+    settings = getattr(controller, "settings", {})  # a stand-in may have none
     trained = {k: v for k, v in settings.items() if k in ACTING}
     env_params = EnvParams(data=None).replace(**trained)
     env_params = env_params.replace(

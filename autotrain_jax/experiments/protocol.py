@@ -141,16 +141,13 @@ def twin(
 
 
 def steered(controller: Controller) -> str | None:
-    """The LR-free optax optimizer `controller` was trained to steer, if its
-    training used one alone (its LR then multiplies the optimizer's default,
-    `optimizers.base_learning_rate`), else None.
+    """The LR-free optimizer `controller` steers (`Controller.steers`), if any.
 
     Such a controller replaces a task's optimizer with its own and starts
     from that optimizer's defaults (LR 1), whatever the task's initial LR:
     like the LR-free rows, its row is one run per task, the same in every
     initial-LR column."""
-    name = controller.settings.get("optimizer")
-    return name if name in LR_FREE_OPTIMIZERS else None
+    return controller.steers
 
 
 def _acts(env: at.AutoTrainEnv, params: at.EnvParams) -> tuple:
