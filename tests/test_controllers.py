@@ -150,6 +150,29 @@ def test_meta_mix_v2_nostop_is_the_controller_the_suites_report():
     )
 
 
+def test_without_reinit_a_start_reinit_is_a_keep_and_a_later_one_the_next_best():
+    """meta-mix-v2-nostop re-initialises on the zero observation of every
+    episode's start (a no-op there); taken out, that choice is a keep (LR x1),
+    not the best of the others (x0.2 here), and a re-init chosen later is."""
+    shipped = controllers.load("meta-mix-v2-nostop")
+    reinit = at_actions.special_slot(shipped.env_config, "reinit")
+    keep = int(at_actions.keep(shipped.env_config))
+    obs = jnp.concatenate(
+        [jnp.zeros((1, *shipped.obs_stats.mean.shape)), _observations(shipped, count=8)]
+    )
+    params = jax.tree.map(jnp.asarray, shipped.agent_params)
+    bias = params["params"]["Dense_4"]["bias"]
+    params["params"]["Dense_4"]["bias"] = bias.at[reinit].add(1e3)
+    eager = dataclasses.replace(shipped, agent_params=params)  # always re-inits
+    assert np.all(eager.policy(None, obs) == reinit)
+    careful = jax.jit(eager.without("reinit").policy)(None, obs)
+    others = np.asarray(eager.without("reinit").outputs(obs).actor).argmax(-1)
+    assert careful[0] == keep and others[0] != keep
+    np.testing.assert_array_equal(careful[1:], others[1:])
+    assert shipped.policy(None, obs[:1]) == reinit  # the shipped one does so too
+    assert shipped.without("reinit").policy(None, obs[:1]) == keep
+
+
 def test_meta_train_trains_each_shipped_recipe_by_name(monkeypatch):
     """`examples/meta_train.py --recipe NAME` hands that recipe to train.main:
     meta-mix's settings are the default's, meta-tiny's meta-tiny-v1's, and

@@ -90,6 +90,10 @@ class Controller:
         `actions.SPECIAL_ACTIONS`: "reinit", "stop") taken out of its policy:
         in the discrete sets the greedy action is the best of the others, in
         the box sets the action's component that raises them is held at -1.
+        One exception: a re-init chosen before the first record (the all-zero
+        observation of an episode's start) is a keep, since there a re-init
+        only draws weights as fresh as those the run has; the best of the
+        others would be a move the policy never chose there.
 
         Raises:
           ValueError: if a name is not a special action.
@@ -158,23 +162,38 @@ class Controller:
         """The agent's network on one observation [H, F] or a batch [..., H, F],
         normalised as in training: the actor head (logits, or the box's means)
         with the disabled actions taken out, the log std and the value."""
+        return self._masked(self._network(obs), self.disabled)
+
+    def policy(self, key: jax.Array, obs: jax.Array) -> jax.Array:
+        """The greedy action for one observation [H, F] or a batch [..., H, F]
+        (`key` unused: the policy is deterministic)."""
+        continuous = actions.is_box(self.env_config)
+        out = self._network(obs)
+        action = networks.greedy(self._masked(out, self.disabled), continuous)
+        if continuous or "reinit" not in self.disabled:
+            return action
+        others = [name for name in self.disabled if name != "reinit"]
+        reinit = actions.special_slot(self.env_config, "reinit")
+        wanted = networks.greedy(self._masked(out, others), continuous) == reinit
+        start = ~jnp.any(obs != 0, axis=(-2, -1))  # no record yet (see `without`)
+        return jnp.where(wanted & start, actions.keep(self.env_config), action)
+
+    def _network(self, obs: jax.Array) -> networks.PolicyOutput:
         continuous = actions.is_box(self.env_config)
         network = networks.ActorCritic(
             actions.num_actions(self.env_config), continuous, self.ppo_config.hidden
         )
         if self.ppo_config.normalize_obs:
             obs = self.obs_stats.normalize(obs)
-        out = network.apply(self.agent_params, obs)
-        if self.disabled:
-            slots = [actions.special_slot(self.env_config, n) for n in self.disabled]
-            lowest = -1.0 if continuous else -jnp.inf  # the box's floor, or never
-            out = out._replace(actor=out.actor.at[..., jnp.array(slots)].set(lowest))
-        return out
+        return network.apply(self.agent_params, obs)
 
-    def policy(self, key: jax.Array, obs: jax.Array) -> jax.Array:
-        """The greedy action for one observation [H, F] or a batch [..., H, F]
-        (`key` unused: the policy is deterministic)."""
-        return networks.greedy(self.outputs(obs), actions.is_box(self.env_config))
+    def _masked(self, out: networks.PolicyOutput, names) -> networks.PolicyOutput:
+        """`out` with the special actions `names` taken out of the actor head."""
+        if not names:
+            return out
+        slots = jnp.array([actions.special_slot(self.env_config, n) for n in names])
+        lowest = -1.0 if actions.is_box(self.env_config) else -jnp.inf  # box floor
+        return out._replace(actor=out.actor.at[..., slots].set(lowest))
 
     def save(self, folder: str | pathlib.Path) -> pathlib.Path:
         """Writes `controller.json` and `policy.npz` into `folder`."""
