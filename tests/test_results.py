@@ -62,6 +62,19 @@ def test_the_steer_examples_table_is_generated_from_its_json():
     assert (folder / "results.md").read_text() == markdown(results)
 
 
+def test_the_steer_seeds_tables_are_generated_from_their_json():
+    import json
+
+    from helpers import load_script
+
+    markdown = load_script("benchmarks/steer_seeds.py").markdown
+    saved_files = sorted((BENCHMARKS / "steer-seeds").glob("*.json"))
+    assert saved_files
+    for saved in saved_files:
+        results = json.loads(saved.read_text())
+        assert saved.with_suffix(".md").read_text() == markdown(results)
+
+
 def test_the_recipe_search_page_is_generated_from_its_screens(suite_v2):
     from autotrain_jax.experiments import screening
 
