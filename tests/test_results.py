@@ -29,6 +29,15 @@ def test_every_later_suite_page_is_generated_from_its_json(folder):
     assert {"date", "machine", "command"} <= set(results["provenance"])
 
 
+def test_a_partial_suite_run_says_so_on_its_page():
+    saved = ROOT / "benchmarks" / "suite-v5" / "suite.json"
+    results = report.from_json(saved.read_text())
+    assert "Partial run" not in report.markdown(results)
+    first = next(iter(results["tasks"]))
+    results["tasks"] = {first: results["tasks"][first]}
+    assert "**Partial run: 1 of 8 tasks so far**" in report.markdown(results)
+
+
 def test_the_readme_shows_the_generated_suite_block_of_the_default():
     from autotrain_jax import controllers
 

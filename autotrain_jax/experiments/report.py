@@ -11,7 +11,7 @@ import numpy as np
 
 from autotrain_jax.config import LR_FREE_OPTIMIZERS
 from autotrain_jax.evaluation import summarize
-from autotrain_jax.experiments.protocol import COSINE, TUNED, UNTUNED
+from autotrain_jax.experiments.protocol import COSINE, SUITES, TUNED, UNTUNED
 
 
 def to_json(results: dict[str, Any]) -> str:
@@ -298,6 +298,15 @@ def markdown(results: dict) -> str:
             f"`{run['command']}`",
             "",
         ]
+    planned = SUITES / f"{results['suite']}.json"  # a shipped suite's tasks
+    if planned.is_file():
+        total = len(json.loads(planned.read_text())["tasks"])
+        if (done := len(results["tasks"])) < total:
+            lines += [
+                f"**Partial run: {done} of {total} tasks so far** (its command "
+                "resumes it); every figure below is over these tasks only.",
+                "",
+            ]
     for label, prior in priors.items():
         lines.append(
             f"- fixed prior of {label}: {_prior_lr(prior)} (best mean holdout "
