@@ -65,10 +65,15 @@ def main(argv=None) -> dict:
             )
             for lr0 in INITIAL_LRS
         }
-    out = pathlib.Path(args.out)
+    return write(results, args.out, markdown)
+
+
+def write(results: dict, out: str, page) -> dict:
+    """`out`/results.json and `out`/results.md (`page(results)`); returns `results`."""
+    out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(results))
+    (out / "results.md").write_text(page(results))
     return results
 
 

@@ -13,7 +13,6 @@ controllers, the paired difference to the constant LR (95% CI over seeds).
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 
 import numpy as np
@@ -60,7 +59,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--blocks", type=int, default=20)
     parser.add_argument("--out", default="benchmarks/steer-seeds")
     args = parser.parse_args(argv)
-    from steer_examples import _load  # the example's own training loop
+    from steer_examples import _load, write  # the example's own loop
 
     train = _load("steer_pytorch.py").train
     names = args.controller or [controllers.DEFAULT]
@@ -72,11 +71,7 @@ def main(argv=None) -> dict:
         for row, controller in loaded.items():
             by_row[row] = [train(lr0, args.blocks, s, controller) for s in seeds]
         results["accuracy"][f"{lr0:g}"] = by_row
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(results))
-    return results
+    return write(results, args.out, markdown)
 
 
 if __name__ == "__main__":

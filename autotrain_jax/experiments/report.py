@@ -11,7 +11,13 @@ import numpy as np
 
 from autotrain_jax.config import LR_FREE_OPTIMIZERS
 from autotrain_jax.evaluation import summarize
-from autotrain_jax.experiments.protocol import COSINE, SUITES, TUNED, UNTUNED
+from autotrain_jax.experiments.protocol import (
+    COSINE,
+    SUITES,
+    TUNED,
+    UNTUNED,
+    load_suite,
+)
 
 
 def to_json(results: dict[str, Any]) -> str:
@@ -298,9 +304,8 @@ def markdown(results: dict) -> str:
             f"`{run['command']}`",
             "",
         ]
-    planned = SUITES / f"{results['suite']}.json"  # a shipped suite's tasks
-    if planned.is_file():
-        total = len(json.loads(planned.read_text())["tasks"])
+    if (SUITES / f"{results['suite']}.json").is_file():  # a shipped suite
+        total = len(load_suite(results["suite"]).tasks)
         if (done := len(results["tasks"])) < total:
             lines += [
                 f"**Partial run: {done} of {total} tasks so far** (its command "
