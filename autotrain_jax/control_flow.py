@@ -65,6 +65,10 @@ def _lazy(fn: Callable[..., Any]):
         chunk = chunk_size(axis_size)
 
         def some(pred, otherwise, operands):
+            if not any(jax.tree.leaves(operands_batched)):  # one value serves all
+                value = fn(*operands)
+                value = jax.tree.map(lambda v: _batch(v, False, axis_size), value)
+                return jax.tree.map(functools.partial(_where, pred), value, otherwise)
             if chunk < axis_size:
                 return _gathered(fn, operands_batched, chunk, pred, otherwise, operands)
             in_axes = jax.tree.map(lambda b: 0 if b else None, operands_batched)

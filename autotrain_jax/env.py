@@ -283,23 +283,20 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
         the history holds only them.
 
         The draw and its score run only when some env of a vmapped batch needs
-        them (`when`); the rest is masked with `where` rather than `lax.cond`,
-        so that under `vmap` only the weights and one history slot are
-        selected, not the whole history.
+        them (`when`); the history is restarted outside it, masked with
+        `where`, so that under `vmap` one history slot is selected and none of
+        the history is gathered for the draw.
         """
 
-        def draw(key, task, history, params):
+        def draw(key, task, params):
             net, opt_state = self.trainee.fresh(key, task)
             keys = jax.random.split(jax.random.fold_in(key, 1), 3)
-            evaluation = self.trainee.evaluate(keys, net, task, params)
-            history = history.restart((net, opt_state, evaluation.score))
-            return net, opt_state, evaluation, history
+            return net, opt_state, self.trainee.evaluate(keys, net, task, params)
 
         current = (state.weights, state.opt_state, state.evaluation)
-        current = (*current, state.weight_history)
-        net, opt_state, evaluation, history = when(
-            where, draw, current, key, state.task, state.weight_history, params
-        )
+        net, opt_state, evaluation = when(where, draw, current, key, state.task, params)
+        snapshot = (net, opt_state, evaluation.score)
+        history = state.weight_history.restart(snapshot, where)
         return state.measure(evaluation).replace(
             weights=net, opt_state=opt_state, weight_history=history
         )

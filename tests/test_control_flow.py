@@ -48,6 +48,26 @@ def test_vmapped_runs_the_branch_once_per_batch_and_only_if_needed(batch_y):
     assert len(calls) == 1  # nobody asked: not run
 
 
+def test_with_only_the_predicate_batched_the_branch_runs_once_for_the_batch():
+    calls = []
+    fn = _counted(calls)
+    batch = 16  # above one chunk (8): unbatched operands need no gathering
+
+    @jax.jit
+    def batched(pred, x):
+        def one(p, x):
+            return when(p, fn, {"value": jnp.float32(-1), "none": None}, x, 1.0)
+
+        return jax.vmap(one, in_axes=(0, None))(pred, x)
+
+    pred = jnp.arange(batch) % 3 == 0
+    out = batched(pred, jnp.float32(2))["value"]
+    np.testing.assert_array_equal(out, np.where(pred, 5.0, -1.0))
+    assert len(calls) == 1
+    batched(jnp.zeros(batch, bool), jnp.float32(2))
+    assert len(calls) == 1
+
+
 def test_nested_vmap_asks_the_inner_batch_only_if_the_outer_needs_it():
     calls = []
     fn = _counted(calls)
