@@ -290,8 +290,10 @@ class AutoTrainEnv(environment.Environment[EnvState, EnvParams]):
 
         def draw(key, task, params):
             net, opt_state = self.trainee.fresh(key, task)
-            keys = jax.random.split(jax.random.fold_in(key, 1), 3)
-            return net, opt_state, self.trainee.evaluate(keys, net, task, params)
+            evaluation = self.trainee.evaluate(
+                jax.random.fold_in(key, 1), net, task, params
+            )
+            return net, opt_state, evaluation
 
         current = (state.weights, state.opt_state, state.evaluation)
         net, opt_state, evaluation = when(where, draw, current, key, state.task, params)

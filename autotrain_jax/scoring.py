@@ -26,10 +26,10 @@ def thresholdout_score(
     as the AutoTrain prototype (defaults: tolerance 0.01/4, threshold 4 tol,
     threshold noise std 8 tol, answer noise std 2 tol).
     """
-    key_threshold, key_answer = jax.random.split(key)
-    noisy_threshold = threshold + threshold_noise * jax.random.normal(key_threshold)
+    threshold_draw, answer_draw = jax.random.normal(key, (2,))  # one draw: one
+    noisy_threshold = threshold + threshold_noise * threshold_draw  # PRNG op
     overfit = jnp.abs(train_accuracy - holdout_accuracy) > noisy_threshold
-    noisy_holdout = holdout_accuracy + answer_noise * jax.random.normal(key_answer)
+    noisy_holdout = holdout_accuracy + answer_noise * answer_draw
     return jnp.where(overfit, noisy_holdout, train_accuracy)
 
 

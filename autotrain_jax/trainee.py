@@ -20,7 +20,7 @@ from autotrain_jax.tasks import Task, labels
 from autotrain_jax.training import (
     accuracy,
     make_train_fn,
-    sample_accuracy,
+    sample_accuracies,
     tree_all_finite,
 )
 
@@ -73,16 +73,12 @@ class Trainee:
             return net
         return mask_widths(net, task.widths, method, self._input_dim)
 
-    def evaluate(self, keys, net, task: Task, params: EnvParams) -> Evaluation:
+    def evaluate(self, key, net, task: Task, params: EnvParams) -> Evaluation:
         """Thresholdout's score of `net` from samples of the task's training
-        subset and of the holdout; `keys`: three keys, one per draw."""
-        key_train_acc, key_holdout_acc, key_score = keys
-        data, size = params.data, self.config.eval_batch_size
-        train_acc = sample_accuracy(
-            key_train_acc, self.model, net, data, "train", task, size
-        )
-        holdout_acc = sample_accuracy(
-            key_holdout_acc, self.model, net, data, "holdout", task, size
+        subset and of the holdout (`training.sample_accuracies`)."""
+        key_samples, key_score = jax.random.split(key)
+        train_acc, holdout_acc = sample_accuracies(
+            key_samples, self.model, net, params.data, task, self.config.eval_batch_size
         )
         score = thresholdout_score(
             key_score,
@@ -98,12 +94,12 @@ class Trainee:
         self, key, weights, opt_state, lr, batch_size, task: Task, params: EnvParams
     ) -> Outcome:
         """T inner steps from `weights`, then Thresholdout."""
-        key_train, *keys_evaluate = jax.random.split(key, 4)
+        key_train, key_evaluate = jax.random.split(key)
         net, opt_state, losses = self.train(
             key_train, weights, opt_state, lr, params.data, task, batch_size
         )
         scored = self.optimizer.eval_weights(opt_state, net, task.optimizer)
-        evaluation = self.evaluate(keys_evaluate, scored, task, params)
+        evaluation = self.evaluate(key_evaluate, scored, task, params)
         diverged = ~(jnp.all(jnp.isfinite(losses)) & tree_all_finite(net))
         return Outcome(net, opt_state, losses, evaluation, diverged)
 

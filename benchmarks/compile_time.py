@@ -98,9 +98,7 @@ def main(argv=None) -> None:
     )
     measure("inner training alone", train, keys, state, params)
     evaluate = jax.vmap(
-        lambda k, s, p: env.trainee.evaluate(
-            jax.random.split(k, 3), s.weights, s.task, p
-        ),
+        lambda k, s, p: env.trainee.evaluate(k, s.weights, s.task, p),
         in_axes=(0, 0, None),
     )
     measure("one Thresholdout evaluation alone", evaluate, keys, state, params)

@@ -1,9 +1,11 @@
 """Thresholdout, initialisation methods and the models."""
 
+import collections
 import functools
 
 import flax.linen as nn
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -98,3 +100,31 @@ def test_cnn_preset_steps_on_colour_images():
     )
     assert obs.shape == (5, 4) and np.isfinite(obs).all() and np.isfinite(reward)
     assert state.weights["Conv3x3_0"]["kernel"].shape == (3, 3, 3, 4)
+
+
+def test_an_evaluation_draws_once_for_its_samples_and_once_for_its_noise(tiny):
+    """The step scores weights three times, so each PRNG call an evaluation
+    makes is compiled three times (`benchmarks/compile_time.py`): one split,
+    one draw of both samples' indices, one of Thresholdout's two noises."""
+    env, params, _, _ = tiny
+    _, state = env.reset(jax.random.key(0), params)
+    jaxpr = jax.make_jaxpr(env.trainee.evaluate)(
+        jax.random.key(1), state.weights, state.task, params
+    )
+    counts = collections.Counter()
+
+    def walk(jaxpr):
+        for eqn in jaxpr.eqns:
+            counts[eqn.primitive.name] += 1
+            for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+                walk(sub)
+
+    walk(jaxpr.jaxpr)
+    prng = ("random_split", "random_bits", "random_fold_in", "erf_inv")
+    assert {name: counts[name] for name in prng} == {
+        "random_split": 1,
+        "random_bits": 2,
+        "random_fold_in": 0,
+        "erf_inv": 1,
+    }
+    assert counts["dot_general"] == len(state.weights)  # one forward pass

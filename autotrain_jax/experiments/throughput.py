@@ -38,14 +38,13 @@ from autotrain_jax.agents.ppo import PPOConfig, make_ppo
 from autotrain_jax.experiments.provenance import machine
 from autotrain_jax.models import make_model
 from autotrain_jax.optimizers import InnerOptimizer
-from autotrain_jax.scoring import thresholdout_score
 from autotrain_jax.sharding import (
     env_mesh,
     envs_from_local,
     local_rows,
     replicate,
 )
-from autotrain_jax.training import make_train_fn, sample_accuracy
+from autotrain_jax.training import make_train_fn
 
 
 def compile_program(fn, *args):
@@ -124,31 +123,15 @@ def bare_rollout(env, num_envs: int, num_steps: int, score: bool = False):
     With `score`, each step also scores the trained weights as the env's step
     does (Thresholdout is part of the MDP): the forward passes over a sample of
     the task's training subset and of the holdout, then the noisy answer."""
-    model = make_model(env.config, env.default_params.data.num_classes)
-    size = env.config.eval_batch_size
 
     def train_and_score(key, net, opt_state, lr, task, params):
-        key_train, key_train_acc, key_holdout_acc, key_score = jax.random.split(key, 4)
-        data = params.data
+        key_train, key_score = jax.random.split(key)
         net, opt_state, losses = env.trainee.train(
-            key_train, net, opt_state, lr, data, task
+            key_train, net, opt_state, lr, params.data, task
         )
         answer = jnp.float32(0)
         if score:
-            train = sample_accuracy(
-                key_train_acc, model, net, data, "train", task, size
-            )
-            holdout = sample_accuracy(
-                key_holdout_acc, model, net, data, "holdout", task, size
-            )
-            answer = thresholdout_score(
-                key_score,
-                train,
-                holdout,
-                params.threshold,
-                params.threshold_noise,
-                params.answer_noise,
-            )
+            answer = env.trainee.evaluate(key_score, net, task, params).score
         return net, opt_state, losses.mean() + answer
 
     step = jax.vmap(train_and_score, in_axes=(0, 0, 0, 0, 0, None))
