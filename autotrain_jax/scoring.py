@@ -26,8 +26,9 @@ def thresholdout_score(
     as the AutoTrain prototype (defaults: tolerance 0.01/4, threshold 4 tol,
     threshold noise std 8 tol, answer noise std 2 tol).
     """
-    threshold_draw, answer_draw = jax.random.normal(key, (2,))  # one draw: one
-    noisy_threshold = threshold + threshold_noise * threshold_draw  # PRNG op
+    # both noises from one draw: one PRNG op to compile, not two plus a split
+    threshold_draw, answer_draw = jax.random.normal(key, (2,))
+    noisy_threshold = threshold + threshold_noise * threshold_draw
     overfit = jnp.abs(train_accuracy - holdout_accuracy) > noisy_threshold
     noisy_holdout = holdout_accuracy + answer_noise * answer_draw
     return jnp.where(overfit, noisy_holdout, train_accuracy)
