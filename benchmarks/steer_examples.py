@@ -24,7 +24,8 @@ EXAMPLES = {"optax": "steer_your_training.py", "torch": "steer_pytorch.py"}
 INITIAL_LRS = (1e-4, 1e-2, 1e-1, 1.0)
 
 
-def _load(script: str):
+def load_example(script: str):
+    """`examples/<script>` as a module (its `train` is the example's own loop)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(script, ROOT / "examples" / script)
@@ -58,7 +59,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     results = {**stamp(), "controller": controllers.DEFAULT, "examples": {}}
     for example, script in EXAMPLES.items():
-        module = _load(script)
+        module = load_example(script)
         results["examples"][example] = {
             f"{lr0:g}": module.main(
                 ["--initial-lr", str(lr0), "--blocks", str(args.blocks)]

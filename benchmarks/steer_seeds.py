@@ -59,9 +59,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--blocks", type=int, default=20)
     parser.add_argument("--out", default="benchmarks/steer-seeds")
     args = parser.parse_args(argv)
-    from steer_examples import _load, write  # the example's own loop
+    from steer_examples import load_example, write
 
-    train = _load("steer_pytorch.py").train
+    train = load_example("steer_pytorch.py").train
     names = args.controller or [controllers.DEFAULT]
     loaded = {f"controller {pathlib.Path(n).name}": controllers.load(n) for n in names}
     seeds = range(args.seeds)

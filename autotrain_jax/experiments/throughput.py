@@ -120,9 +120,8 @@ def env_rollout(
 def bare_rollout(env, num_envs: int, num_steps: int, score: bool = False):
     """The same inner training, vmapped and scanned, without the environment.
 
-    With `score`, each step also scores the trained weights as the env's step
-    does (Thresholdout is part of the MDP): the forward passes over a sample of
-    the task's training subset and of the holdout, then the noisy answer."""
+    With `score`, each step also scores the trained weights by the env's own
+    evaluation (`Trainee.evaluate`: Thresholdout is part of the MDP)."""
 
     def train_and_score(key, net, opt_state, lr, task, params):
         key_train, key_score = jax.random.split(key)
