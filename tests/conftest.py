@@ -11,11 +11,16 @@ for name in [n for n in os.environ if n.startswith("AUTOTRAIN_")]:
     del os.environ[name]
 
 # One persistent compilation cache for this test session and the subprocesses it
-# starts (crash and sharding checks), so identical programs compile once.
+# starts (crash and sharding checks), so identical programs compile once. Every
+# program enters it, however quick to compile: the suite makes ~6,400 compile
+# requests, most of them small programs that each test file compiles again after
+# `_drop_compiled_programs` (below), and loading them is quicker (the whole
+# suite, one run each on a 2-core AVX2 machine: 14 min 5 s with a 1 s threshold,
+# 13 min 21 s without).
 os.environ.setdefault(
     "JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="autotrain-jax-cache-")
 )
-os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 # At test sizes compiling costs more than running: XLA's CPU backend without
 # LLVM's optimisation passes compiles a vmapped `tiny` step in 3.4 s instead of
 # 7.5 s and runs it 1.8x slower, and the suite takes 11 min instead of 24 on 2
