@@ -126,7 +126,8 @@ EVALUATE_TABLES = {
     "docs/results.md": [
         f"benchmarks/default-by-optimizer/{name}.json"
         for name in ("sgd", "momentum", "adam", "rmsprop")
-    ],
+    ]
+    + ["benchmarks/meta-train-factors/versus-meta-tiny-v1.json"],
 }
 
 
