@@ -127,7 +127,10 @@ EVALUATE_TABLES = {
         f"benchmarks/default-by-optimizer/{name}.json"
         for name in ("sgd", "momentum", "adam", "rmsprop")
     ]
-    + ["benchmarks/meta-train-factors/versus-meta-tiny-v1.json"],
+    + [
+        f"benchmarks/meta-train-factors/{name}.json"
+        for name in ("versus-meta-tiny-v1", "versus-mix-grouped")
+    ],
 }
 
 
