@@ -101,9 +101,9 @@ def test_a_checkpoint_gives_the_controller_of_that_update(tiny_ppo_run):
 def test_the_shipped_controller_steers_a_bad_learning_rate_back(name, initial_lr):
     """The meta-tiny controllers (trained on momentum SGD alone) never saw
     these runs' seeds; from 100x too low or 100x too high, in every one of 16
-    episodes the LR ends at least 3x nearer 0.01 (the tuned constant on every
-    task of the v1 held-out suite), and in most of them within 10x of it
-    (meta-tiny-v1-nostop from 1e-4 in about 60% of 64 episodes, so not in
+    episodes the LR moves at least 3x toward 0.01 (the tuned constant on every
+    task of the v1 held-out suite), and the median episode ends within 10x of
+    it (meta-tiny-v1-nostop from 1e-4 in about 60% of 64 episodes, so not in
     each). The default, trained on four optimizers, keeps lower LRs; its
     recovery from bad LRs is held in a real loop by test_torch."""
     controller = controllers.load(name)

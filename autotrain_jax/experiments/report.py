@@ -503,22 +503,34 @@ def _replace_block(text: str, marker: str, body: str) -> str:
 
 # A page's evaluate table: `<!-- NAME: generated from FILE -->`, the table,
 # `<!-- end NAME -->`, FILE an `autotrain-jax evaluate --json` output.
+TABLE_BEGIN = r"<!-- (?P<name>[^:>]+): generated from (?P<file>\S+\.json) -->\n"
 TABLE_BLOCK = re.compile(
-    r"(?P<begin><!-- (?P<name>[^:>]+): generated from (?P<file>\S+\.json) -->\n)"
-    r".*?(?P<end>\n<!-- end (?P=name) -->)",
-    re.S,
+    rf"(?P<begin>{TABLE_BEGIN})(?:.*?\n)??(?P<end><!-- end (?P=name) -->)", re.S
 )
 
 
 def update_tables(page: pathlib.Path, root: pathlib.Path) -> str:
     """`page`'s text with every evaluate table (`TABLE_BLOCK`) regenerated as
-    `task_table` of its file (a path relative to `root`)."""
+    `task_table` of its file (a path relative to `root`); a block may be empty.
+
+    Raises:
+      ValueError: if a begin marker has no end marker of its name after it
+        (its table would otherwise silently stay as it was).
+    """
+    text = page.read_text()
+    ended = {m["name"] for m in TABLE_BLOCK.finditer(text)}
+    if unended := [
+        m["name"] for m in re.finditer(TABLE_BEGIN, text) if m["name"] not in ended
+    ]:
+        raise ValueError(
+            f"{page}: the tables {unended} have no '<!-- end NAME -->' marker"
+        )
 
     def table(match: re.Match) -> str:
         results = from_json((root / match["file"]).read_text())
-        return f"{match['begin']}{task_table(results)}{match['end']}"
+        return f"{match['begin']}{task_table(results)}\n{match['end']}"
 
-    return TABLE_BLOCK.sub(table, page.read_text())
+    return TABLE_BLOCK.sub(table, text)
 
 
 def write(results: dict, out: pathlib.Path) -> None:
