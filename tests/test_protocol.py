@@ -423,6 +423,39 @@ def test_added_controllers_pair_with_the_earlier_opponents(toy_results, tmp_path
         protocol.add_controllers({"other": other}, suite, toy_results, default)
 
 
+def test_added_controllers_continue_from_what_they_saved(
+    toy_results, tmp_path, monkeypatch
+):
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps(TOY))
+    suite = protocol.load_suite(path)
+    default = controllers.load(TOY_CONTROLLER)
+    rows = protocol.add_controllers({"again": default}, suite, toy_results, default)
+    saved = report.from_json(report.to_json(protocol.with_opponents(rows, toy_results)))
+
+    def rerun(*args, **kwargs):
+        raise AssertionError("a finished task ran again")
+
+    monkeypatch.setattr(protocol, "controller_cells", rerun)
+    continued = protocol.add_controllers(
+        {"again": default}, suite, toy_results, default, done=saved
+    )
+    again = protocol.with_opponents(continued, toy_results)
+    assert report.to_json(again) == report.to_json(saved)
+    with pytest.raises(ValueError, match=r"controllers: \['again'\] -> \['other'\]"):
+        protocol.add_controllers(
+            {"other": default}, suite, toy_results, default, done=saved
+        )
+    with pytest.raises(ValueError, match=r"task 'toy' lacks \['controller other'\]"):
+        protocol.add_controllers(
+            {"again": default, "other": default},
+            suite,
+            toy_results,
+            default,
+            done=saved,
+        )
+
+
 def test_validation_gives_each_candidate_its_mean_holdout_accuracy(
     toy_results, tmp_path
 ):

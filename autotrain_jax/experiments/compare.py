@@ -12,7 +12,8 @@ seed and grid row) and suite.md after each task. Launched again into the same
 
 With --opponents FOLDER (an earlier run's), only the controllers' rows run:
 they are paired with that run's opponents, which are reused, not rerun
-(`protocol.add_controllers`): 3-5 min for suite v2 on 2 cores.
+(`protocol.add_controllers`): 3-5 min for suite v2 on 2 cores. It too
+continues when launched again into the same --out.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ def main(argv=None, prog=None):
     def write(results):
         report.write({**results, "provenance": stamp()}, args.out)
 
+    saved = args.out / "suite.json"
+    done = report.from_json(saved.read_text()) if saved.exists() else None
     if args.opponents is not None:
         earlier = _earlier(args.opponents)
         reference = controllers.load(next(iter(earlier["priors"])))
@@ -69,11 +72,10 @@ def main(argv=None, prog=None):
             tasks,
             args.data_dir,
             on_task=lambda rows: write(protocol.with_opponents(rows, earlier)),
+            done=done,
         )
         results = protocol.with_opponents(rows, earlier)
     else:
-        saved = args.out / "suite.json"
-        done = report.from_json(saved.read_text()) if saved.exists() else None
         results = protocol.run_suite(
             trained, suite, tasks, args.data_dir, on_task=write, done=done
         )

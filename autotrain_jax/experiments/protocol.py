@@ -409,6 +409,7 @@ def add_controllers(
     tasks=None,
     data_dir=None,
     on_task=None,
+    done: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`controllers` on the suite, paired with the opponents of an `earlier`
     `run_suite` of it, which are reused, not rerun: only the new controllers'
@@ -418,12 +419,15 @@ def add_controllers(
 
     Returns their rows alone, in `run_suite`'s form with the first new
     controller's own fixed prior; `with_opponents` puts the earlier rows
-    beside them. `on_task(rows)` is called after each task.
+    beside them. `on_task(rows)` is called after each task. `done`, what an
+    earlier call with the same controllers saved (`with_opponents` of its
+    rows), is continued: its tasks are kept, not run again.
 
     Raises:
       ValueError: if `earlier` is another suite or seed count, lacks a task,
         or a controller's twin env differs from the reference's on a task
-        (then its opponents would not be the earlier ones: run the suite).
+        (then its opponents would not be the earlier ones: run the suite); or
+        if `done` is another run.
     """
     tasks = list(suite.tasks) if tasks is None else list(tasks)
     if unknown := sorted(set(tasks) - set(suite.tasks)):
@@ -442,16 +446,43 @@ def add_controllers(
                     f"controller {label!r}'s env on task {task!r} differs from "
                     f"the earlier opponents' in {differ}: run the whole suite"
                 )
-    first, controller = next(iter(controllers.items()))
-    prior = fixed_prior(controller, suite.grid)
-    results = {"suite": suite.name, "seeds": suite.seeds, "priors": {first: prior}}
-    results["tasks"] = {}
+    if done is not None:
+        _check_continues(done, list(controllers)[:1], suite)
+        results = {**done, "tasks": _added_rows(done, earlier, controllers)}
+    else:
+        first, controller = next(iter(controllers.items()))
+        prior = fixed_prior(controller, suite.grid)
+        results = {"suite": suite.name, "seeds": suite.seeds, "priors": {first: prior}}
+        results["tasks"] = {}
+    prior = next(iter(results["priors"].values()))
     for task in tasks:
+        if task in results["tasks"]:
+            continue
         cells = controller_cells(controllers, suite, task, reference, data_dir, prior)
         results["tasks"][task] = {"cells": cells}
         if on_task is not None:
             on_task(results)
     return results
+
+
+def _added_rows(done, earlier, controllers) -> dict[str, Any]:
+    """The rows `add_controllers` ran in `done` (`with_opponents` of them):
+    {task: {"cells": {initial LR: rows not among the earlier run's}}}, or a
+    ValueError if a task lacks one of the `controllers`."""
+    labels = {f"controller {label}" for label in controllers}
+    tasks = {}
+    for task, result in done["tasks"].items():
+        cells = {}
+        for lr0, rows in result["cells"].items():
+            if missing := sorted(labels - set(rows)):
+                raise ValueError(
+                    f"the earlier results are another run (task {task!r} "
+                    f"lacks {missing})"
+                )
+            old = earlier["tasks"][task]["cells"][lr0]
+            cells[lr0] = {n: r for n, r in rows.items() if n in labels or n not in old}
+        tasks[task] = {"cells": cells}
+    return tasks
 
 
 def controller_cells(
