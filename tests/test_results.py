@@ -129,7 +129,12 @@ EVALUATE_TABLES = {
     ]
     + [
         f"benchmarks/meta-train-factors/{name}.json"
-        for name in ("versus-meta-tiny-v1", "versus-mix-grouped")
+        for name in (
+            "versus-meta-tiny-v1",
+            "versus-mix-grouped",
+            "versus-mix-grouped-seed-1",
+            "versus-mix-grouped-seed-2",
+        )
     ],
 }
 
