@@ -2,12 +2,14 @@
 embedded MNIST by momentum SGD, at a constant LR and steered by each
 controller, from the same weights and minibatches per seed.
 
-    python benchmarks/steer_seeds.py --controller meta-mix-v2-nostop \
-        --controller runs/meta-mix-v2-noreinit --out benchmarks/steer-seeds
+    python benchmarks/steer_seeds.py --controller meta-mix-v3-nostop \
+        --controller meta-mix-v2-nostop --out benchmarks/steer-seeds
 
 Writes results.json (every test accuracy, with the date, machine and command)
-and results.md: per initial LR, each row's mean test accuracy and, for the
-controllers, the paired difference to the constant LR (95% CI over seeds).
+and results.md into --out: per initial LR, each row's mean test accuracy and,
+for the controllers, the paired difference to the constant LR (95% CI over
+seeds). Earlier committed runs there keep their own names (noreinit.json,
+d41ecf7.json).
 """
 
 from __future__ import annotations

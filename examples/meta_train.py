@@ -3,6 +3,7 @@
     python examples/meta_train.py --out runs/meta-1m     # 1.02M env steps
     python examples/meta_train.py --recipe meta-mix --out runs/mix-1m
     python examples/meta_train.py --recipe meta-mix-grouped --out runs/mixg-1m
+    python examples/meta_train.py --recipe meta-mix-wide --seed 1 --out runs/wide-1m
     python examples/meta_train.py --num-updates 25 --checkpoint-every 5 \
         --out runs/meta-100k                                # 102k
     python examples/meta_train.py --num-updates 3 --checkpoint-every 1 \
@@ -22,13 +23,15 @@ SGD, momentum, Adam and RMSProp, budgets of 10-150, and shows the agent each
 block's relative weight change; `--recipe meta-mix-grouped` is that distribution
 with the batch grouped by inner optimizer (32 envs each, stepping their own
 optimizer only: `PPOConfig.group_envs`), faster (`recipe-speed-mix.md` in
-benchmarks/). Checkpoints every 10 updates; rerunning the command resumes from
-the newest. Writes what `examples/ppo_mnist.py` writes; every flag but
+benchmarks/), and `--recipe meta-mix-wide` is that with LR moves that reach
+x10 and x0.1 a block. Checkpoints every 10 updates; rerunning the command
+resumes from the newest. Writes what `examples/ppo_mnist.py` writes; every flag but
 `--recipe` is its.
 
 The shipped `meta-tiny-v1` is `meta-tiny`'s run (`meta-tiny-v0` predates the
-label noise: `--env label_noise=None` reproduces it), and the default,
-`meta-mix-v2-nostop`, is `meta-mix`'s run with seed 0 (its stop action taken out).
+label noise: `--env label_noise=None` reproduces it), `meta-mix-v2` is
+`meta-mix`'s run with seed 0, and the default, `meta-mix-v3-nostop`, is
+`meta-mix-wide`'s run with seed 1 (`-nostop`: its stop action taken out).
 """
 
 import argparse

@@ -135,17 +135,25 @@ def _observations(controller, count=16, steps=5):
     return obs
 
 
-def test_meta_mix_v2_nostop_is_the_controller_the_suites_report():
-    """The results labelled meta-mix-update-long (recipe search on suite v2,
-    suite v3) are the shipped meta-mix-v2-nostop's: the same policy and
-    settings, and meta-mix-v2 is it with its stop action."""
-    shipped = controllers.load("meta-mix-v2-nostop")
-    screened = controllers.load(ROOT / "benchmarks/recipe-search/meta-mix-update-long")
+@pytest.mark.parametrize(
+    "version, reported",
+    [
+        ("v2", "benchmarks/recipe-search/meta-mix-update-long"),
+        ("v3", "benchmarks/meta-train-factors/mix-grouped-seed-1-nostop"),
+    ],
+)
+def test_a_shipped_meta_mix_is_the_controller_the_suites_report(version, reported):
+    """The results reported under a committed run's folder (v2: the recipe
+    search on suite v2 and suite v3; v3: suite v6's rule) are the shipped
+    meta-mix-VERSION-nostop's: the same policy and settings, and
+    meta-mix-VERSION is it with its stop action."""
+    shipped = controllers.load(f"meta-mix-{version}-nostop")
+    screened = controllers.load(ROOT / reported)
     assert (shipped.settings, shipped.disabled) == (screened.settings, ("stop",))
     obs = _observations(shipped, count=8)
     for a, b in zip(shipped.outputs(obs), screened.outputs(obs), strict=True):
         np.testing.assert_array_equal(a, b)
-    full = controllers.load("meta-mix-v2")
+    full = controllers.load(f"meta-mix-{version}")
     assert full.disabled == () and full.settings == shipped.settings
     kept = np.isfinite(shipped.outputs(obs).actor)  # all but the stop logit
     assert kept.sum() == kept.size - len(obs)
@@ -179,8 +187,8 @@ def test_without_reinit_a_start_reinit_is_a_keep_and_a_later_one_the_next_best()
 
 def test_meta_train_trains_each_shipped_recipe_by_name(monkeypatch):
     """`examples/meta_train.py --recipe NAME` hands that recipe to train.main:
-    meta-mix's settings are the default's, meta-tiny's meta-tiny-v1's, and
-    meta-mix-grouped's its committed run's."""
+    meta-mix-wide's settings are the default's, meta-mix's meta-mix-v2's,
+    meta-tiny's meta-tiny-v1's, and meta-mix-grouped's its committed run's."""
     from helpers import load_script
 
     from autotrain_jax.experiments import recipes
@@ -196,7 +204,8 @@ def test_meta_train_trains_each_shipped_recipe_by_name(monkeypatch):
     ]
     grouped = ROOT / "benchmarks" / "meta-train-mix-grouped" / "seed-0-nostop"
     for recipe, name in (
-        (recipes.META_MIX, controllers.DEFAULT),
+        (recipes.META_MIX_WIDE, controllers.DEFAULT),
+        (recipes.META_MIX, "meta-mix-v2"),
         (recipes.META_TINY, "meta-tiny-v1"),
         (recipes.META_MIX_GROUPED, grouped),  # committed, not shipped
     ):

@@ -254,7 +254,7 @@ def test_a_pages_table_block_is_filled_even_empty_and_an_unended_one_is_named(
             == f"text\n{begin}{table}\n{end}\nmore\n"
         )
     page.write_text(f"text\n{begin}old table\n<!-- end other -->\n")
-    with pytest.raises(ValueError, match=r"page.md: the tables \['toy'\] have no"):
+    with pytest.raises(ValueError, match=r"page.md: the blocks \['toy'\] have no"):
         report.update_tables(page, tmp_path)
 
 

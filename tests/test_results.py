@@ -42,7 +42,7 @@ def test_the_readme_shows_the_generated_suite_block_of_the_default():
     from autotrain_jax import controllers
 
     readme = ROOT / "README.md"
-    saved = ROOT / "benchmarks" / "suite-v6" / "suite.json"
+    saved = ROOT / "benchmarks" / "suite-v6-v3" / "suite.json"
     v6 = report.from_json(saved.read_text())
     controller = report.controller_rows(v6)[0]
     assert controller == f"controller {controllers.DEFAULT}"
@@ -54,7 +54,10 @@ def test_the_readme_shows_the_generated_suite_block_of_the_default():
 def test_the_readme_wall_times_are_generated_from_the_committed_runs():
     readme = ROOT / "README.md"
     assert readme.read_text() == report.update_wall_times(readme)
-    assert "`examples/meta_train.py` 18.3 min" in report.wall_times(ROOT)
+    said = report.wall_times(ROOT)
+    assert "`examples/meta_train.py` 18.3 min (" in said  # its file names no CPU
+    assert "--recipe meta-mix-grouped` 17.1-19.0 min AVX-512 (" in said
+    assert "--recipe meta-mix-wide` 35.1-49.9 min AVX2 (`benchmarks/meta-train-" in said
     rerun = report.rerun_sentence(ROOT / "benchmarks" / "main-example")
     assert "within 2.64 points of these, the opponents' identical" in rerun
 
@@ -163,3 +166,57 @@ def test_the_committed_throughput_tables_are_generated_from_their_json(committed
     script = report["command"].split()[1]  # "python <script>.py ..."
     markdown = load_script(f"benchmarks/{script}").markdown
     assert (BENCHMARKS / committed).with_suffix(".md").read_text() == markdown(report)
+
+
+def test_a_rule_block_applies_each_condition_and_names_an_unended_marker(tmp_path):
+    """`report.rule` on suite v6's wider-moves run: seed 1 meets (a), (b) and
+    (c) against the previous default, which, the other way round, fails (a)
+    and (c); without seeds there is no (b). A page's block is filled from it."""
+    saved = ROOT / "benchmarks" / "suite-v6-factors" / "suite.json"
+    v6 = report.from_json(saved.read_text())
+    seeds = tuple(f"mix-grouped-seed-{s}-nostop" for s in (1, 0, 2))
+    ships = report.rule(v6, seeds[0], "meta-mix-v2-nostop", seeds)
+    assert ships.count(": nearer;") == 2 and ": not lower." in ships
+    assert ships.endswith(
+        f"every condition holds: {seeds[0]} replaces meta-mix-v2-nostop.**"
+    )
+    stays = report.rule(v6, "meta-mix-v2-nostop", seeds[0])
+    assert "(b)" not in stays and ": not nearer;" in stays and ": lower." in stays
+    assert stays.endswith(f"(a) and (c) fail: {seeds[0]} stays.**")
+    (tmp_path / "s.json").write_text(saved.read_text())
+    begin = f"<!-- r: rule on s.json, {seeds[0]} over meta-mix-v2-nostop -->\n"
+    page = tmp_path / "page.md"
+    page.write_text(f"text\n{begin}<!-- end r -->\n")
+    expected = report.rule(v6, seeds[0], "meta-mix-v2-nostop")
+    assert (
+        report.update_tables(page, tmp_path)
+        == f"text\n{begin}{expected}\n<!-- end r -->\n"
+    )
+    page.write_text(f"text\n{begin}old\n")
+    with pytest.raises(ValueError, match=r"page.md: the blocks \['r'\] have no"):
+        report.update_tables(page, tmp_path)
+
+
+def test_the_shipped_default_reran_suite_v6_bit_for_bit_as_the_rule_saw_it():
+    """benchmarks/suite-v6-v3 (the README's block) ran the shipped
+    meta-mix-v3-nostop on the same machine kind as the run the rule decided
+    on: its every number equals the candidate's there, so the block reports
+    the controller the rule chose."""
+    import numpy as np
+
+    def load(folder):
+        return report.from_json(
+            (ROOT / "benchmarks" / folder / "suite.json").read_text()
+        )
+
+    shipped, decided = load("suite-v6-v3"), load("suite-v6-factors")
+    assert shipped["tasks"].keys() == decided["tasks"].keys()
+    for task, result in shipped["tasks"].items():
+        for lr0, rows in result["cells"].items():
+            ours = rows["controller meta-mix-v3-nostop"]
+            theirs = decided["tasks"][task]["cells"][lr0][
+                "controller mix-grouped-seed-1-nostop"
+            ]
+            assert ours.keys() == theirs.keys()
+            for key, values in ours.items():
+                np.testing.assert_array_equal(values, theirs[key], err_msg=key)

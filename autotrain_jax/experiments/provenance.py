@@ -30,6 +30,11 @@ def machine() -> str:
     )
 
 
+def vector_width(machine: str) -> str:
+    """The vector width `machine()` named: "AVX-512", "AVX2", or "" if none."""
+    return next((w for w in ("AVX-512", "AVX2") if f", {w}," in machine), "")
+
+
 def stamp() -> dict[str, str]:
     """{"date", "machine", "jax", "command"} of this process."""
     return {

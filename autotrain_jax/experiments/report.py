@@ -11,6 +11,7 @@ import numpy as np
 
 from autotrain_jax.config import LR_FREE_OPTIMIZERS
 from autotrain_jax.evaluation import summarize
+from autotrain_jax.experiments import provenance
 from autotrain_jax.experiments.protocol import (
     COSINE,
     SUITES,
@@ -174,6 +175,25 @@ def by_initial_lr(results: dict, controller: str, against=None) -> str:
     return "\n".join(out)
 
 
+def paired(results: dict, controller: str, opponent: str) -> dict:
+    """Over all cells, in points: `summarize` of the controller minus the
+    opponent (a row's short name, or another controller's row), paired, the
+    mean over cells per seed."""
+    cells = list(_cells_at(results, None))
+    return summarize(
+        100 * np.mean([diff(rows, controller, opponent) for *_, rows in cells], 0)
+    )
+
+
+def worst_cell(results: dict, controller: str, opponent: str) -> tuple:
+    """(mean difference, task, initial LR) of the cell where the controller is
+    furthest below the opponent (as a fraction, not points)."""
+    return min(
+        (np.mean(diff(rows, controller, opponent)), task, lr0)
+        for task, lr0, rows in _cells_at(results, None)
+    )
+
+
 def goals(results: dict, controller: str) -> str:
     """The suite's goals for `controller` as a table (`goal_rows`)."""
     rows = [
@@ -186,18 +206,14 @@ def goals(results: dict, controller: str) -> str:
 def goal_rows(results: dict, controller: str) -> list[tuple[str, str, bool]]:
     """The suite's goals for `controller`: (goal, what was measured over all
     initial LRs and tasks, paired, 95% CI over seeds, whether it is met)."""
-    cells = list(_cells_at(results, None))
 
     def versus(opponent):
-        per_seed = np.mean([diff(rows, controller, opponent) for *_, rows in cells], 0)
-        return summarize(100 * per_seed)
+        return paired(results, controller, opponent)
 
     prior, cosine = versus("fixed prior"), versus(COSINE)
     free = {o: versus(o) for o in opponents(results) if o in LR_FREE_OPTIMIZERS}
     best_free = max(free, key=lambda o: -free[o]["mean"])  # the strongest opponent
-    worst = min(
-        (np.mean(diff(rows, controller, TUNED)), task, lr0) for task, lr0, rows in cells
-    )
+    worst = worst_cell(results, controller, TUNED)
     by_task = {
         task: summarize(
             100 * np.mean([diff(r, controller, COSINE) for r in t["cells"].values()], 0)
@@ -421,37 +437,48 @@ def update_readme(readme: pathlib.Path, results: dict, controller: str) -> str:
     return f"{head}{begin}\n{readme_block(results, controller)}\n{end}{tail}"
 
 
-# The README's wall times: each main command and the folder of its committed
-# runs' evaluation.json files (those holding `wall_time_s`).
+# The README's wall times: each main command and its committed runs'
+# evaluation files (those holding `wall_time_s`), as a glob under the root.
 WALL_TIMES = {
-    "examples/ppo_mnist.py": "benchmarks/main-example",
-    "examples/meta_train.py": "benchmarks/meta-train",
-    "examples/meta_train.py --recipe meta-mix": "benchmarks/meta-train-mix",
+    "examples/ppo_mnist.py": "benchmarks/main-example/*.json",
+    "examples/meta_train.py": "benchmarks/meta-train/*.json",
+    "examples/meta_train.py --recipe meta-mix": "benchmarks/meta-train-mix/*.json",
     "examples/meta_train.py --recipe meta-mix-grouped": (
-        "benchmarks/meta-train-mix-grouped"
+        "benchmarks/meta-train-mix-grouped/*.json"
+    ),
+    "examples/meta_train.py --recipe meta-mix-wide": (
+        "benchmarks/meta-train-factors/evaluation-mix-grouped-*.json"
     ),
     "examples/meta_train.py --recipe meta-mix-cosine": (
-        "benchmarks/meta-train-mix-cosine"
+        "benchmarks/meta-train-mix-cosine/*.json"
     ),
     "examples/meta_train.py --recipe meta-mix-schedule-free": (
-        "benchmarks/meta-train-mix-schedule-free"
+        "benchmarks/meta-train-mix-schedule-free/*.json"
     ),
 }
 
 
 def wall_times(root: pathlib.Path) -> str:
     """One sentence: each main command's wall time over its committed runs
-    (`WALL_TIMES`), the fastest to the slowest, and the files behind them."""
+    (`WALL_TIMES`), the fastest to the slowest on each CPU vector width the
+    files name (machines of one kind differ in speed as in float results),
+    and the files behind them."""
     said = []
-    for command, folder in WALL_TIMES.items():
-        runs = {
-            path.name: json.loads(path.read_text()).get("wall_time_s")
-            for path in sorted((root / folder).glob("*.json"))
-        }
-        runs = {name: seconds for name, seconds in runs.items() if seconds}
-        low, high = min(runs.values()) / 60, max(runs.values()) / 60
-        span = f"{low:.1f} min" if len(runs) == 1 else f"{low:.1f}-{high:.1f} min"
-        said.append(f"`{command}` {span} (`{folder}/`: {', '.join(runs)})")
+    for command, pattern in WALL_TIMES.items():
+        folder, glob = pattern.rsplit("/", 1)
+        minutes, names = {}, []
+        for path in sorted((root / folder).glob(glob)):
+            saved = json.loads(path.read_text())
+            if seconds := saved.get("wall_time_s"):
+                width = provenance.vector_width(saved.get("machine", ""))
+                minutes.setdefault(width, []).append(seconds / 60)
+                names.append(path.name)
+        spans = []
+        for width, times in sorted(minutes.items()):
+            low, high = min(times), max(times)
+            span = f"{low:.1f}" if len(times) == 1 else f"{low:.1f}-{high:.1f}"
+            spans.append(f"{span} min {width}".strip())
+        said.append(f"`{command}` {', '.join(spans)} (`{folder}/`: {', '.join(names)})")
     return (
         "Wall times of the committed runs on 2-core CPUs, evaluation included: "
         + "; ".join(said)
@@ -490,7 +517,7 @@ def update_wall_times(readme: pathlib.Path) -> str:
     """`readme`'s text with its generated blocks (between the wall-time and
     the rerun markers) regenerated from the committed runs beside it."""
     text = _replace_block(readme.read_text(), "wall times", wall_times(readme.parent))
-    folder = readme.parent / WALL_TIMES["examples/ppo_mnist.py"]
+    folder = readme.parent / WALL_TIMES["examples/ppo_mnist.py"].rsplit("/", 1)[0]
     return _replace_block(text, "rerun", rerun_sentence(folder))
 
 
@@ -510,27 +537,99 @@ TABLE_BLOCK = re.compile(
 
 
 def update_tables(page: pathlib.Path, root: pathlib.Path) -> str:
-    """`page`'s text with every evaluate table (`TABLE_BLOCK`) regenerated as
-    `task_table` of its file (a path relative to `root`); a block may be empty.
+    """`page`'s text with every generated block regenerated from its file (a
+    path relative to `root`): each evaluate table (`TABLE_BLOCK`) as
+    `task_table`, each rule block (`RULE_BLOCK`) as `rule`; a block may be
+    empty.
 
     Raises:
       ValueError: if a begin marker has no end marker of its name after it
-        (its table would otherwise silently stay as it was).
+        (its block would otherwise silently stay as it was).
     """
     text = page.read_text()
-    ended = {m["name"] for m in TABLE_BLOCK.finditer(text)}
-    if unended := [
-        m["name"] for m in re.finditer(TABLE_BEGIN, text) if m["name"] not in ended
-    ]:
-        raise ValueError(
-            f"{page}: the tables {unended} have no '<!-- end NAME -->' marker"
-        )
+    for begin, block in ((TABLE_BEGIN, TABLE_BLOCK), (RULE_BEGIN, RULE_BLOCK)):
+        ended = {m["name"] for m in block.finditer(text)}
+        if unended := [
+            m["name"] for m in re.finditer(begin, text) if m["name"] not in ended
+        ]:
+            raise ValueError(
+                f"{page}: the blocks {unended} have no '<!-- end NAME -->' marker"
+            )
 
     def table(match: re.Match) -> str:
         results = from_json((root / match["file"]).read_text())
         return f"{match['begin']}{task_table(results)}\n{match['end']}"
 
-    return TABLE_BLOCK.sub(table, text)
+    def applied(match: re.Match) -> str:
+        results = from_json((root / match["file"]).read_text())
+        seeds = tuple((match["seeds"] or "").split())
+        body = rule(results, match["candidate"], match["reference"], seeds)
+        return f"{match['begin']}{body}\n{match['end']}"
+
+    return RULE_BLOCK.sub(applied, TABLE_BLOCK.sub(table, text))
+
+
+def rule(
+    results: dict, candidate: str, reference: str, seeds: tuple[str, ...] = ()
+) -> str:
+    """The switching rule fixed before a suite ran, applied to its results:
+    the `candidate` controller replaces the `reference` if (a) it is nearer
+    the tuned cosine (goal 2's mean), (b) so is the mean of its recipe's
+    `seeds` (the candidate among them; skipped if none are given), and (c)
+    its worst cell against the tuned constant (goal 4) is no lower. Names are
+    controller rows without "controller ". Markdown bullets, then the verdict."""
+    name = {c: f"controller {c}" for c in (candidate, reference, *seeds)}
+    goal2 = {c: paired(results, name[c], COSINE) for c in name}
+    worst = {c: worst_cell(results, name[c], TUNED) for c in (candidate, reference)}
+
+    def cell(c):
+        return f"{100 * worst[c][0]:+.2f} ({worst[c][1]} @ {worst[c][2]:g})"
+
+    nearer = goal2[candidate]["mean"] > goal2[reference]["mean"]
+    recipe = np.mean([goal2[c]["mean"] for c in seeds]) if seeds else None
+    holds = {"a": nearer, "c": worst[candidate][0] >= worst[reference][0]}
+    lines = [
+        f"- (a) goal 2, {candidate} minus the tuned cosine: "
+        f"{goal2[candidate]['mean']:+.2f} ± {goal2[candidate]['ci95']:.2f} points, "
+        f"{reference}'s {goal2[reference]['mean']:+.2f} ± "
+        f"{goal2[reference]['ci95']:.2f}: {'nearer' if nearer else 'not nearer'};"
+    ]
+    if seeds:
+        holds["b"] = recipe > goal2[reference]["mean"]
+        means = ", ".join(f"{goal2[c]['mean']:+.2f}" for c in seeds)
+        lines.append(
+            f"- (b) the recipe's seeds' goal-2 means ({', '.join(seeds)}): {means}, "
+            f"average {recipe:+.2f}: {'nearer' if holds['b'] else 'not nearer'};"
+        )
+    lines.append(
+        f"- (c) goal 4, the worst cell against the tuned constant: {candidate}'s "
+        f"{cell(candidate)}, {reference}'s {cell(reference)}: "
+        f"{'not lower' if holds['c'] else 'lower'}."
+    )
+    versus = paired(results, name[candidate], name[reference])
+    lines.append(
+        f"- Paired with {reference} over all cells: {versus['mean']:+.2f} ± "
+        f"{versus['ci95']:.2f} points."
+    )
+    failed = [k for k in sorted(holds) if not holds[k]]
+    verdict = (
+        f"every condition holds: {candidate} replaces {reference}"
+        if not failed
+        else f"{' and '.join(f'({k})' for k in failed)} "
+        f"fail{'s' if len(failed) == 1 else ''}: {reference} stays"
+    )
+    return "\n".join([*lines, "", f"**By the rule, {verdict}.**"])
+
+
+# A page's rule block: `<!-- NAME: rule on FILE, CANDIDATE over REFERENCE
+# [seeds A B C] -->`, `rule`'s text, `<!-- end NAME -->`; FILE a suite.json.
+RULE_BEGIN = (
+    r"<!-- (?P<name>[^:>]+): rule on (?P<file>\S+\.json), (?P<candidate>\S+) over "
+    r"(?P<reference>\S+)(?: seeds (?P<seeds>[^>]+?))? -->\n"
+)
+RULE_BLOCK = re.compile(
+    rf"(?P<begin>{RULE_BEGIN})(?:.*?\n)??(?P<end><!-- end (?P=name) -->)", re.S
+)
 
 
 def write(results: dict, out: pathlib.Path) -> None:
