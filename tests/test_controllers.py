@@ -204,22 +204,16 @@ def test_meta_train_trains_each_shipped_recipe_by_name(monkeypatch):
     ]
     grouped = ROOT / "benchmarks" / "meta-train-mix-grouped" / "seed-0-nostop"
     for recipe, name in (
-        (recipes.META_MIX_WIDE, controllers.DEFAULT),
-        (recipes.META_MIX, "meta-mix-v2"),
-        (recipes.META_TINY, "meta-tiny-v1"),
-        (recipes.META_MIX_GROUPED, grouped),  # committed, not shipped
+        ("meta-mix-wide", controllers.DEFAULT),
+        ("meta-mix", "meta-mix-v2"),
+        ("meta-tiny", "meta-tiny-v1"),
+        ("meta-mix-grouped", grouped),  # committed, not shipped
     ):
         trained = controllers.load(name)
-        flags = {k: recipe[k] for k in ("action_set", "reward")}
-        assert dict(trained.settings) == flags | recipe["env"]
-        ppo = {k: getattr(trained.ppo_config, k) for k in recipe.get("ppo", {})}
-        assert ppo == recipe.get("ppo", {})
-        assert (
-            trained.ppo_config.num_envs
-            * trained.ppo_config.num_steps
-            * (recipe["num_updates"])
-            == trained.provenance["env_steps"]
-        )
+        assert recipes.recipe_of(trained) == recipe, name
+        steps = recipes.RECIPES[recipe]["num_updates"] * trained.ppo_config.num_envs
+        assert steps * trained.ppo_config.num_steps == trained.provenance["env_steps"]
+    assert recipes.recipe_of(controllers.load("meta-tiny-v0")) is None  # no noise
 
 
 def test_a_recipe_that_steers_an_lr_free_optimizer_is_evaluated_in_its_multiples():

@@ -58,6 +58,8 @@ def test_the_readme_wall_times_are_generated_from_the_committed_runs():
     assert "`examples/meta_train.py` 18.3 min (" in said  # its file names no CPU
     assert "--recipe meta-mix-grouped` 17.1-19.0 min AVX-512 (" in said
     assert "--recipe meta-mix-wide` 35.1-49.9 min AVX2 (`benchmarks/meta-train-" in said
+    default = "| `meta-mix-v3-nostop` (default) | `meta-mix-wide` | 1 | 1,024,000 |"
+    assert default in readme.read_text()  # the shipped table, from the package
     rerun = report.rerun_sentence(ROOT / "benchmarks" / "main-example")
     assert "within 2.64 points of these, the opponents' identical" in rerun
 

@@ -88,3 +88,20 @@ RECIPES = {
     "meta-mix-cosine": META_MIX_COSINE,
     "meta-mix-schedule-free": META_MIX_SCHEDULE_FREE,
 }
+
+
+def recipe_of(controller) -> str | None:
+    """The name of the recipe a controller (`controllers.Controller`) was
+    trained with: the one whose flags, env settings and PPO settings (those
+    any recipe sets; PPOConfig's defaults where it does not) are its own.
+    None if it matches none (e.g. `meta-tiny-v0`, before label noise)."""
+    from autotrain_jax.agents.ppo import PPOConfig
+
+    set_by_any = {k for recipe in RECIPES.values() for k in recipe.get("ppo", {})}
+    ppo = {k: getattr(controller.ppo_config, k) for k in set_by_any}
+    for name, recipe in RECIPES.items():
+        flags = {k: recipe[k] for k in ("action_set", "reward")}
+        own = {k: getattr(PPOConfig(), k) for k in set_by_any} | recipe.get("ppo", {})
+        if dict(controller.settings) == flags | recipe["env"] and ppo == own:
+            return name
+    return None

@@ -513,12 +513,40 @@ def rerun_sentence(folder: pathlib.Path) -> str:
     return "; ".join(said) + "."
 
 
+def shipped_table() -> str:
+    """The controllers shipped in the package (`controllers.available()`), one
+    row each from its own files: its recipe (`recipes.recipe_of`), PPO seed,
+    env steps, whether it can stop, and when and on what CPU it trained."""
+    from autotrain_jax import controllers
+    from autotrain_jax.experiments.recipes import recipe_of
+
+    lines = [
+        "| controller | recipe | PPO seed | env steps | stop action | trained |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in controllers.available():
+        c = controllers.load(name)
+        made = c.provenance
+        label = f"`{name}` (default)" if name == controllers.DEFAULT else f"`{name}`"
+        recipe = recipe_of(c)
+        width = provenance.vector_width(made.get("machine", ""))
+        lines.append(
+            f"| {label} | {f'`{recipe}`' if recipe else '—'} "
+            f"| {made.get('seed', '?')} | {made.get('env_steps', 0):,} "
+            f"| {'no' if 'stop' in c.disabled else 'yes'} "
+            f"| {made.get('date', '?')}{', ' + width if width else ''} |"
+        )
+    return "\n".join(lines)
+
+
 def update_wall_times(readme: pathlib.Path) -> str:
-    """`readme`'s text with its generated blocks (between the wall-time and
-    the rerun markers) regenerated from the committed runs beside it."""
+    """`readme`'s text with its generated blocks (the wall times, the rerun
+    sentence and the shipped controllers' table) regenerated from the
+    committed runs beside it and the package's controllers."""
     text = _replace_block(readme.read_text(), "wall times", wall_times(readme.parent))
     folder = readme.parent / WALL_TIMES["examples/ppo_mnist.py"].rsplit("/", 1)[0]
-    return _replace_block(text, "rerun", rerun_sentence(folder))
+    text = _replace_block(text, "rerun", rerun_sentence(folder))
+    return _replace_block(text, "shipped controllers", shipped_table())
 
 
 def _replace_block(text: str, marker: str, body: str) -> str:
