@@ -92,7 +92,12 @@ class Checkpoints:
         import orbax.checkpoint as ocp
 
         self._ocp = ocp
-        options = ocp.CheckpointManagerOptions(max_to_keep=2, create=True)
+        # Synchronous: training waits for each save anyway (a resume needs it
+        # complete), and orbax's async mode then warns at every later save
+        # that it waited for the previous one's finalisation.
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=2, create=True, enable_async_checkpointing=False
+        )
         self._manager = ocp.CheckpointManager(
             os.path.abspath(directory), options=options
         )
