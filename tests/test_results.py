@@ -222,3 +222,24 @@ def test_the_shipped_default_reran_suite_v6_bit_for_bit_as_the_rule_saw_it():
             assert ours.keys() == theirs.keys()
             for key, values in ours.items():
                 np.testing.assert_array_equal(values, theirs[key], err_msg=key)
+
+
+@pytest.mark.parametrize(
+    "figure", sorted(p.stem for p in (ROOT / "docs" / "figures").glob("*.svg"))
+)
+def test_a_docs_figure_draws_its_suites_numbers(figure, tmp_path):
+    """docs/figures/NAME.svg is drawn from benchmarks/NAME/suite.json: drawn
+    again, its numbers (the CSV beside it) are the committed ones, and the
+    figure names every task."""
+    from autotrain_jax.experiments import figures
+
+    committed = ROOT / "docs" / "figures" / f"{figure}.svg"
+    figures.main([str(ROOT / "benchmarks" / figure), "--out", str(tmp_path / "f.svg")])
+    drawn = (tmp_path / "f.csv").read_text()
+    assert drawn == committed.with_suffix(".csv").read_text()
+    results = report.from_json(
+        (ROOT / "benchmarks" / figure / "suite.json").read_text()
+    )
+    svg = committed.read_text()
+    assert all(task in svg for task in [*results["tasks"], figures.ALL])
+    assert drawn.count("\n") == 1 + 3 * (len(results["tasks"]) + 1)
