@@ -206,12 +206,12 @@ def goals(results: dict, controller: str) -> str:
 def goal_rows(results: dict, controller: str) -> list[tuple[str, str, bool]]:
     """The suite's goals for `controller`: (goal, what was measured over all
     initial LRs and tasks, paired, 95% CI over seeds, whether it is met)."""
-
-    def versus(opponent):
-        return paired(results, controller, opponent)
-
-    prior, cosine = versus("fixed prior"), versus(COSINE)
-    free = {o: versus(o) for o in opponents(results) if o in LR_FREE_OPTIMIZERS}
+    prior, cosine = (paired(results, controller, o) for o in ("fixed prior", COSINE))
+    free = {
+        o: paired(results, controller, o)
+        for o in opponents(results)
+        if o in LR_FREE_OPTIMIZERS
+    }
     best_free = max(free, key=lambda o: -free[o]["mean"])  # the strongest opponent
     worst = worst_cell(results, controller, TUNED)
     by_task = {
