@@ -185,6 +185,8 @@ def test_a_rule_block_applies_each_condition_and_names_an_unended_marker(tmp_pat
     stays = report.rule(v6, "meta-mix-v2-nostop", seeds[0])
     assert "(b)" not in stays and ": not nearer;" in stays and ": lower." in stays
     assert stays.endswith(f"(a) and (c) fail: {seeds[0]} stays.**")
+    with pytest.raises(ValueError, match=r"controllers must be among \['mix-grouped"):
+        report.rule(v6, "meta-mix-v9", "meta-mix-v2-nostop")
     (tmp_path / "s.json").write_text(saved.read_text())
     begin = f"<!-- r: rule on s.json, {seeds[0]} over meta-mix-v2-nostop -->\n"
     page = tmp_path / "page.md"
@@ -243,3 +245,20 @@ def test_a_docs_figure_draws_its_suites_numbers(figure, tmp_path):
     svg = committed.read_text()
     assert all(task in svg for task in [*results["tasks"], figures.ALL])
     assert drawn.count("\n") == 1 + 3 * (len(results["tasks"]) + 1)
+
+
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["benchmarks/nope", "--out", "f.svg"], "folder must hold"),
+        (["benchmarks/suite-v6-v3", "--out", "f.pdf"], "--out must end in"),
+        (["benchmarks/suite-v6-v3", "--out", "f.svg", "--controller", "v9"], "v9"),
+    ],
+)
+def test_the_figures_command_names_a_bad_argument(argv, named, capsys, monkeypatch):
+    from autotrain_jax.experiments import figures
+
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit):
+        figures.main(argv)
+    assert named in capsys.readouterr().err

@@ -97,11 +97,18 @@ def main(argv=None) -> None:
     parser.add_argument("folder", type=pathlib.Path, help="a suite run's folder")
     parser.add_argument("--out", type=pathlib.Path, required=True)
     parser.add_argument(
-        "--controller", default=None, help="its row (default: the run's first)"
+        "--controller", default=None, help="its name (default: the run's first)"
     )
     args = parser.parse_args(argv)
+    if not (args.folder / "suite.json").is_file():
+        parser.error(f"folder must hold a suite run's suite.json: {args.folder}")
+    if args.out.suffix not in (".svg", ".png"):
+        parser.error(f"--out must end in .svg or .png, got {args.out}")
     results = report.from_json((args.folder / "suite.json").read_text())
-    controller = args.controller or report.controller_rows(results)[0]
+    ran = report.controller_rows(results)
+    controller = ran[0] if args.controller is None else f"controller {args.controller}"
+    if controller not in ran:
+        parser.error(f"--controller must be one of {ran}, got {args.controller!r}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     plot_by_task(results, controller, args.out)
 

@@ -605,8 +605,15 @@ def rule(
     the tuned cosine (goal 2's mean), (b) so is the mean of its recipe's
     `seeds` (the candidate among them; skipped if none are given), and (c)
     its worst cell against the tuned constant (goal 4) is no lower. Names are
-    controller rows without "controller ". Markdown bullets, then the verdict."""
+    controller rows without "controller ". Markdown bullets, then the verdict.
+
+    Raises:
+      ValueError: naming the run's controllers, if a name is not one of them.
+    """
     name = {c: f"controller {c}" for c in (candidate, reference, *seeds)}
+    ran = [row.removeprefix("controller ") for row in controller_rows(results)]
+    if unknown := [c for c in name if c not in ran]:
+        raise ValueError(f"controllers must be among {ran}, got {unknown}")
     goal2 = {c: paired(results, name[c], COSINE) for c in name}
     worst = {c: worst_cell(results, name[c], TUNED) for c in (candidate, reference)}
 
