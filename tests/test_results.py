@@ -42,13 +42,13 @@ def test_the_readme_shows_the_generated_suite_block_of_the_default():
     from autotrain_jax import controllers
 
     readme = ROOT / "README.md"
-    saved = ROOT / "benchmarks" / "suite-v6-v3" / "suite.json"
-    v6 = report.from_json(saved.read_text())
-    controller = report.controller_rows(v6)[0]
+    saved = ROOT / "benchmarks" / "suite-v7" / "suite.json"
+    v7 = report.from_json(saved.read_text())
+    controller = report.controller_rows(v7)[0]
     assert controller == f"controller {controllers.DEFAULT}"
-    assert readme.read_text() == report.update_readme(readme, v6, controller)
-    run = v6["provenance"]  # the block says when and where the suite ran
-    assert f"Suite v6 (run {run['date']} on {run['machine']})," in readme.read_text()
+    assert readme.read_text() == report.update_readme(readme, v7, controller)
+    run = v7["provenance"]  # the block says when and where the suite ran
+    assert f"Suite v7 (run {run['date']} on {run['machine']})," in readme.read_text()
 
 
 def test_the_readme_wall_times_are_generated_from_the_committed_runs():
