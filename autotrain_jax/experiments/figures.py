@@ -17,7 +17,6 @@ import pathlib
 
 import numpy as np
 
-from autotrain_jax.evaluation import summarize
 from autotrain_jax.experiments import report
 from autotrain_jax.experiments.protocol import COSINE, TUNED
 
@@ -32,17 +31,10 @@ def by_task(
     """{task or ALL: {opponent: summarize(points)}}: the controller minus the
     opponent, paired, per seed the mean over the task's cells (ALL: over
     every cell), with its 95% CI over seeds."""
-    rows = {}
-    for task, result in results["tasks"].items():
-        cells = result["cells"].values()
-        rows[task] = {
-            o: summarize(
-                100 * np.mean([report.diff(r, controller, o) for r in cells], 0)
-            )
-            for o in opponents
-        }
-    rows[ALL] = {o: report.paired(results, controller, o) for o in opponents}
-    return rows
+    return {
+        name: {o: report.paired(results, controller, o, task) for o in opponents}
+        for name, task in [(t, t) for t in results["tasks"]] + [(ALL, None)]
+    }
 
 
 def to_csv(rows: dict[str, dict[str, dict]]) -> str:

@@ -175,13 +175,15 @@ def by_initial_lr(results: dict, controller: str, against=None) -> str:
     return "\n".join(out)
 
 
-def paired(results: dict, controller: str, opponent: str) -> dict:
-    """Over all cells, in points: `summarize` of the controller minus the
-    opponent (a row's short name, or another controller's row), paired, the
-    mean over cells per seed."""
-    cells = list(_cells_at(results, None))
+def paired(
+    results: dict, controller: str, opponent: str, task: str | None = None
+) -> dict:
+    """Over all cells (or `task`'s), in points: `summarize` of the controller
+    minus the opponent (a row's short name, or another controller's row),
+    paired, the mean over cells per seed."""
+    cells = [rows for t, _, rows in _cells_at(results, None) if task in (None, t)]
     return summarize(
-        100 * np.mean([diff(rows, controller, opponent) for *_, rows in cells], 0)
+        100 * np.mean([diff(rows, controller, opponent) for rows in cells], 0)
     )
 
 
@@ -214,12 +216,7 @@ def goal_rows(results: dict, controller: str) -> list[tuple[str, str, bool]]:
     }
     best_free = max(free, key=lambda o: -free[o]["mean"])  # the strongest opponent
     worst = worst_cell(results, controller, TUNED)
-    by_task = {
-        task: summarize(
-            100 * np.mean([diff(r, controller, COSINE) for r in t["cells"].values()], 0)
-        )
-        for task, t in results["tasks"].items()
-    }
+    by_task = {t: paired(results, controller, COSINE, t) for t in results["tasks"]}
     stretch = [t for t, d in by_task.items() if d["mean"] - d["ci95"] >= 1.0]
     return [
         (
