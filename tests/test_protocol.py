@@ -239,25 +239,6 @@ def test_the_task_table_shows_each_rows_accuracy_and_the_paired_gap(toy_results)
     assert columns[list(rows).index("cocob (defaults)")] == expected
 
 
-def test_a_pages_table_block_is_filled_even_empty_and_an_unended_one_is_named(
-    toy_results, tmp_path
-):
-    saved = report.to_json(toy_results["tasks"]["toy"])
-    (tmp_path / "toy.json").write_text(saved)
-    table = report.task_table(report.from_json(saved))
-    begin, end = "<!-- toy: generated from toy.json -->\n", "<!-- end toy -->"
-    page = tmp_path / "page.md"
-    for body in ("", "old table\n"):
-        page.write_text(f"text\n{begin}{body}{end}\nmore\n")
-        assert (
-            report.update_tables(page, tmp_path)
-            == f"text\n{begin}{table}\n{end}\nmore\n"
-        )
-    page.write_text(f"text\n{begin}old table\n<!-- end other -->\n")
-    with pytest.raises(ValueError, match=r"page.md: the blocks \['toy'\] have no"):
-        report.update_tables(page, tmp_path)
-
-
 def test_a_task_runs_only_the_rows_asked_for_and_names_unknown_ones():
     trained = {"default": controllers.load(TOY_CONTROLLER)}
     keys = jax.random.split(jax.random.key(0), 2)

@@ -170,10 +170,10 @@ def test_the_committed_throughput_tables_are_generated_from_their_json(committed
     assert (BENCHMARKS / committed).with_suffix(".md").read_text() == markdown(report)
 
 
-def test_a_rule_block_applies_each_condition_and_names_an_unended_marker(tmp_path):
+def test_the_rule_applies_each_condition_and_names_an_unknown_controller():
     """`report.rule` on suite v6's wider-moves run: seed 1 meets (a), (b) and
     (c) against the previous default, which, the other way round, fails (a)
-    and (c); without seeds there is no (b). A page's block is filled from it."""
+    and (c); without seeds there is no (b)."""
     saved = ROOT / "benchmarks" / "suite-v6-factors" / "suite.json"
     v6 = report.from_json(saved.read_text())
     seeds = tuple(f"mix-grouped-seed-{s}-nostop" for s in (1, 0, 2))
@@ -187,18 +187,43 @@ def test_a_rule_block_applies_each_condition_and_names_an_unended_marker(tmp_pat
     assert stays.endswith(f"(a) and (c) fail: {seeds[0]} stays.**")
     with pytest.raises(ValueError, match=r"controllers must be among \['mix-grouped"):
         report.rule(v6, "meta-mix-v9", "meta-mix-v2-nostop")
-    (tmp_path / "s.json").write_text(saved.read_text())
-    begin = f"<!-- r: rule on s.json, {seeds[0]} over meta-mix-v2-nostop -->\n"
+
+
+V6_FACTORS = "benchmarks/suite-v6-factors/suite.json"
+SHIPPED = "benchmarks/main-example/shipped.json"
+
+
+@pytest.mark.parametrize(
+    "marker, file, generate",
+    [
+        (
+            f"generated from {SHIPPED}",
+            SHIPPED,
+            report.task_table,
+        ),
+        (
+            f"rule on {V6_FACTORS}, mix-grouped-seed-1-nostop over meta-mix-v2-nostop",
+            V6_FACTORS,
+            lambda r: report.rule(r, "mix-grouped-seed-1-nostop", "meta-mix-v2-nostop"),
+        ),
+    ],
+    ids=["table", "rule"],
+)
+def test_a_pages_block_is_filled_even_empty_and_an_unended_one_is_named(
+    marker, file, generate, tmp_path
+):
+    """`report.update_tables` fills a block (empty or stale) from its file,
+    and raises naming a block with no end marker."""
+    expected = generate(report.from_json((ROOT / file).read_text()))
+    begin, end = f"<!-- b: {marker} -->\n", "<!-- end b -->"
     page = tmp_path / "page.md"
-    page.write_text(f"text\n{begin}<!-- end r -->\n")
-    expected = report.rule(v6, seeds[0], "meta-mix-v2-nostop")
-    assert (
-        report.update_tables(page, tmp_path)
-        == f"text\n{begin}{expected}\n<!-- end r -->\n"
-    )
-    page.write_text(f"text\n{begin}old\n")
-    with pytest.raises(ValueError, match=r"page.md: the blocks \['r'\] have no"):
-        report.update_tables(page, tmp_path)
+    for body in ("", "old\n"):
+        page.write_text(f"text\n{begin}{body}{end}\nmore\n")
+        filled = report.update_tables(page, ROOT)
+        assert filled == f"text\n{begin}{expected}\n{end}\nmore\n"
+    page.write_text(f"text\n{begin}old\n<!-- end other -->\n")
+    with pytest.raises(ValueError, match=r"page.md: the blocks \['b'\] have no"):
+        report.update_tables(page, ROOT)
 
 
 def test_the_shipped_default_reran_suite_v6_bit_for_bit_as_the_rule_saw_it():

@@ -49,9 +49,9 @@ META_MIX_GROUPED = META_MIX | {"ppo": {"group_envs": True}}
 
 # The default controller's recipe (`meta-mix-v3-nostop`, PPO seed 1):
 # meta_mix_grouped's, with LR moves that reach x10 and x0.1 a block (the
-# `reduced` set's LR factors x1, x0.7, x0.1, x1.4, x10 instead of x1, x0.8,
-# x0.2, x1.2, x1.8): one move crosses a decade of LR, as a bad initial LR is
-# often a decade or more off.
+# `reduced` set's LR factors below, instead of `EnvParams.reduced_lr_factors`'
+# defaults): one move crosses a decade of LR, as a bad initial LR is often a
+# decade or more off.
 META_MIX_WIDE = META_MIX_GROUPED | {
     "env": META_MIX_GROUPED["env"] | {"reduced_lr_factors": (1.0, 0.7, 0.1, 1.4, 10.0)}
 }
