@@ -347,3 +347,56 @@ def test_a_resume_with_other_settings_is_refused_before_any_data_is_read(
     assert (run / "config.json").read_text() == saved  # its provenance kept
     with pytest.raises(AssertionError, match="data was read"):
         cli.run(argv)  # more updates, another evaluation: it resumes (reads data)
+
+
+WIDE_SEEDS = [
+    ROOT / "benchmarks" / "meta-train-factors" / f"mix-grouped-seed-{seed}-nostop"
+    for seed in (0, 1, 2)
+]
+
+
+def _spread_observations(controller, count=64):
+    """Observations spread as in the controller's training: its normaliser's
+    mean plus its standard deviation times a standard normal draw."""
+    stats = controller.obs_stats
+    z = jax.random.normal(jax.random.key(0), (count, *stats.mean.shape))
+    return stats.mean + jnp.sqrt(stats.var) * z
+
+
+def test_an_ensemble_acts_on_its_members_mean_probabilities_and_survives_a_save(
+    tmp_path,
+):
+    members = [controllers.load(folder) for folder in WIDE_SEEDS]
+    pooled = controllers.ensemble(members)
+    obs = _spread_observations(members[0])
+    # every member's full policy (the shipped seeds never stop: stop is taken
+    # out of the pooled policy, as `without` takes it out of one)
+    full = [dataclasses.replace(m, disabled=()) for m in members]
+    probs = np.mean([jax.nn.softmax(m.outputs(obs).actor) for m in full], 0)
+    probs[:, int(at_actions.stop(pooled.env_config))] = 0.0
+    chosen = np.argmax(probs, -1)
+    assert len(np.unique(chosen)) > 1
+    # each member alone acts otherwise somewhere, so pooling is what is seen
+    assert all(np.any(m.policy(None, obs) != chosen) for m in members)
+    policy = jax.jit(pooled.policy)
+    np.testing.assert_array_equal(policy(None, obs), chosen)
+    np.testing.assert_array_equal(policy(None, obs[:3]), chosen[:3])
+    assert policy._cache_size() == 2  # one trace per batch shape
+    copy = controllers.load(pooled.save(tmp_path / "pooled"))
+    assert (copy.members, copy.disabled) == (3, ("stop",))
+    assert copy.provenance["ensemble_of"][1] == dict(members[1].provenance)
+    np.testing.assert_array_equal(copy.policy(None, obs), chosen)
+    # copies of one controller act as that controller
+    twice = controllers.ensemble([members[1], members[1]])
+    np.testing.assert_array_equal(twice.policy(None, obs), members[1].policy(None, obs))
+
+
+def test_an_ensemble_needs_two_or_more_seeds_of_one_recipe():
+    one = controllers.load(WIDE_SEEDS[0])
+    with pytest.raises(ValueError, match="2 or more single controllers, got 1"):
+        controllers.ensemble([one])
+    with pytest.raises(ValueError, match=r"member counts \[2, 1\]"):
+        controllers.ensemble([controllers.ensemble([one, one]), one])
+    other = controllers.load("meta-mix-v2-nostop")  # narrower LR moves
+    with pytest.raises(ValueError, match="must share their settings"):
+        controllers.ensemble([one, other])

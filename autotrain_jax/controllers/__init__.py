@@ -7,6 +7,7 @@
     env, params = controller.make_env(dataset="notmnist", data_dir="data")
     action = controller.policy(key, obs)          # greedy, jit- and vmap-able
     controller.without("stop")                    # the same, never stopping
+    controllers.ensemble([load(a), load(b), load(c)])  # one recipe's seeds, pooled
 
     optimizer = optax.chain(optax.sgd(lr), controllers.steer(controller, lr, budget))
 
@@ -18,7 +19,8 @@ observation's shape and the action set must stay those it was trained for.
 Meta-training's augmentations (`AUGMENTATIONS`: label noise) corrupt the data
 on purpose, so `make_env` leaves them out unless asked (`augmented=True`).
 `steer` and `Steering` put a controller into your own optax training loop
-(see `controllers.steer`).
+(see `controllers.steer`). An ensemble of one recipe's PPO seeds is one
+controller that acts on their mean action probabilities (`ensemble`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ __all__ = [
     "Steering",
     "as_settings",
     "available",
+    "ensemble",
     "load",
     "steer",
 ]
@@ -76,6 +79,9 @@ class Controller:
     obs_stats: RunningStats
     provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     disabled: tuple[str, ...] = ()  # special actions its policy never takes
+    # 1: one agent; K > 1: an ensemble (`ensemble`), agent_params and obs_stats
+    # stacked over K agents on a leading axis
+    members: int = 1
 
     @property
     def steers(self) -> str | None:
@@ -183,9 +189,20 @@ class Controller:
         network = networks.ActorCritic(
             actions.num_actions(self.env_config), continuous, self.ppo_config.hidden
         )
-        if self.ppo_config.normalize_obs:
-            obs = self.obs_stats.normalize(obs)
-        return network.apply(self.agent_params, obs)
+
+        def one(agent_params, obs_stats):
+            seen = obs_stats.normalize(obs) if self.ppo_config.normalize_obs else obs
+            return network.apply(agent_params, seen)
+
+        if self.members == 1:
+            return one(self.agent_params, self.obs_stats)
+        outs = jax.vmap(one)(self.agent_params, self.obs_stats)
+        if continuous:  # the mean of the members' Gaussian means
+            actor = outs.actor.mean(0)
+        else:  # the log of the members' mean probabilities
+            log_p = jax.nn.log_softmax(outs.actor)
+            actor = jax.nn.logsumexp(log_p, axis=0) - jnp.log(self.members)
+        return networks.PolicyOutput(actor, outs.log_std.mean(0), outs.value.mean(0))
 
     def _masked(self, out: networks.PolicyOutput, names) -> networks.PolicyOutput:
         """`out` with the special actions `names` taken out of the actor head."""
@@ -206,6 +223,7 @@ class Controller:
             "ppo": dataclasses.asdict(self.ppo_config),
             "provenance": dict(self.provenance),
             "disabled": list(self.disabled),
+            "members": self.members,
         }
         (folder / _FILES[0]).write_text(json.dumps(meta, indent=2))
         flat = traverse_util.flatten_dict(self.agent_params, sep="/")
@@ -260,7 +278,51 @@ def _read(folder: pathlib.Path) -> Controller:
         agent_params=traverse_util.unflatten_dict(agent, sep="/"),
         obs_stats=RunningStats(**stats),
         provenance=meta["provenance"],
+        members=meta.get("members", 1),
     ).without(*meta.get("disabled", ()))  # checks the names
+
+
+def ensemble(
+    members: list[Controller], provenance: Mapping[str, Any] | None = None
+) -> Controller:
+    """One controller from several of one recipe (its PPO seeds): each step
+    every member's network reads the observation, normalised by its own
+    statistics, and the ensemble acts greedily on their mean action
+    probabilities (a box policy: on their mean action). One seed's quirks,
+    such as a move it alone makes, are outvoted. The members' weights are
+    stacked, so the ensemble is jit- and vmap-able as one controller is, and
+    `save` and `load` keep it whole. Its provenance: `provenance`, default
+    the members' own, in order.
+
+    Raises:
+      ValueError: if there are fewer than 2 members, a member is an ensemble,
+        or the members differ in a training setting (named) or disabled actions.
+    """
+    if len(members) < 2 or any(m.members != 1 for m in members):
+        raise ValueError(
+            f"members must be 2 or more single controllers, got {len(members)} "
+            f"with member counts {[m.members for m in members]}"
+        )
+    first = members[0]
+    for field in ("preset", "settings", "env_config", "ppo_config", "disabled"):
+        values = [getattr(m, field) for m in members]
+        if any(v != values[0] for v in values):
+            raise ValueError(
+                f"members must share their {field} (one recipe's seeds), got {values}"
+            )
+    stacked = jax.tree.map(
+        lambda *leaves: jnp.stack(leaves),
+        *[(m.agent_params, m.obs_stats) for m in members],
+    )
+    if provenance is None:
+        provenance = {"ensemble_of": [dict(m.provenance) for m in members]}
+    return dataclasses.replace(
+        first,
+        agent_params=stacked[0],
+        obs_stats=stacked[1],
+        provenance=provenance,
+        members=len(members),
+    )
 
 
 def as_settings(value):
