@@ -44,8 +44,8 @@ def test_the_readme_shows_the_generated_suite_block_of_the_default():
     readme = ROOT / "README.md"
     saved = ROOT / "benchmarks" / "suite-v7" / "suite.json"
     v7 = report.from_json(saved.read_text())
-    controller = report.controller_rows(v7)[0]
-    assert controller == f"controller {controllers.DEFAULT}"
+    controller = f"controller {controllers.DEFAULT}"
+    assert controller in report.controller_rows(v7)
     assert readme.read_text() == report.update_readme(readme, v7, controller)
     run = v7["provenance"]  # the block says when and where the suite ran
     assert f"Suite v7 (run {run['date']} on {run['machine']})," in readme.read_text()
@@ -287,3 +287,30 @@ def test_the_figures_command_names_a_bad_argument(argv, named, capsys, monkeypat
     with pytest.raises(SystemExit):
         figures.main(argv)
     assert named in capsys.readouterr().err
+
+
+def test_the_report_command_writes_the_readme_block_of_the_controller_named(
+    tmp_path, capsys, monkeypatch
+):
+    # (the wall times, which --readme also rewrites, are another test's)
+    monkeypatch.setattr(report, "update_wall_times", lambda page: page.read_text())
+    folder = tmp_path / "suite-v7"
+    folder.mkdir()
+    (folder / "suite.json").write_text(
+        (ROOT / "benchmarks" / "suite-v7" / "suite.json").read_text()
+    )
+    readme = tmp_path / "README.md"
+    blocks = ("suite v7", "wall times")
+    readme.write_text(
+        "".join(f"<!-- {b}: begin -->\nold\n<!-- {b}: end -->\n" for b in blocks)
+    )
+    report.main(
+        [str(folder), "--readme", str(readme), "--controller", "meta-mix-v2-nostop"]
+    )
+    assert "controller meta-mix-v2-nostop: " in readme.read_text()
+    assert "controller meta-mix-v3-nostop: " not in readme.read_text()
+    with pytest.raises(SystemExit):
+        report.main([str(folder), "--readme", str(readme), "--controller", "v9"])
+    assert "--controller must be one of ['controller meta-mix-v3-nostop'" in (
+        capsys.readouterr().err
+    )

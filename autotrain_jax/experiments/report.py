@@ -676,15 +676,17 @@ def write(results: dict, out: pathlib.Path) -> None:
 
 
 def main(argv=None) -> None:
-    """python -m autotrain_jax.experiments.report [FOLDER] [--readme README.md]
-    [--tables PAGE ...]: rewrites FOLDER/suite.md (and the README's suite
-    block) from suite.json, and each PAGE's evaluate tables from their files
-    (paths relative to the current folder, the repository's root)."""
+    """python -m autotrain_jax.experiments.report [FOLDER] [--readme README.md
+    [--controller NAME]] [--tables PAGE ...]: rewrites FOLDER/suite.md (and
+    the README's suite block, of NAME, default the run's first controller)
+    from suite.json, and each PAGE's evaluate tables from their files (paths
+    relative to the current folder, the repository's root)."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__.split(":")[0])
     parser.add_argument("folder", type=pathlib.Path, nargs="?")
     parser.add_argument("--readme", type=pathlib.Path, default=None)
+    parser.add_argument("--controller", default=None)
     parser.add_argument("--tables", type=pathlib.Path, nargs="+", default=[])
     args = parser.parse_args(argv)
     for page in args.tables:
@@ -694,7 +696,11 @@ def main(argv=None) -> None:
     results = from_json((args.folder / "suite.json").read_text())
     (args.folder / "suite.md").write_text(markdown(results))
     if args.readme is not None:
-        controller = controller_rows(results)[0]
+        ran = controller_rows(results)
+        named = f"controller {args.controller}"
+        controller = ran[0] if args.controller is None else named
+        if controller not in ran:
+            parser.error(f"--controller must be one of {ran}, got {args.controller!r}")
         args.readme.write_text(update_readme(args.readme, results, controller))
         args.readme.write_text(update_wall_times(args.readme))
 
