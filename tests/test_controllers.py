@@ -204,8 +204,8 @@ def test_meta_train_trains_each_shipped_recipe_by_name(monkeypatch):
     ]
     grouped = ROOT / "benchmarks" / "meta-train-mix-grouped" / "seed-0-nostop"
     for recipe, name in (
-        ("meta-mix-wide", controllers.DEFAULT),
-        ("meta-mix", "meta-mix-v2"),
+        ("meta-mix-wide", "meta-mix-v3-nostop"),
+        ("meta-mix", controllers.DEFAULT),
         ("meta-tiny", "meta-tiny-v1"),
         ("meta-mix-grouped", grouped),  # committed, not shipped
     ):

@@ -42,13 +42,13 @@ def test_the_readme_shows_the_generated_suite_block_of_the_default():
     from autotrain_jax import controllers
 
     readme = ROOT / "README.md"
-    saved = ROOT / "benchmarks" / "suite-v7" / "suite.json"
-    v7 = report.from_json(saved.read_text())
+    saved = ROOT / "benchmarks" / "suite-v8" / "suite.json"
+    v8 = report.from_json(saved.read_text())
     controller = f"controller {controllers.DEFAULT}"
-    assert controller in report.controller_rows(v7)
-    assert readme.read_text() == report.update_readme(readme, v7, controller)
-    run = v7["provenance"]  # the block says when and where the suite ran
-    assert f"Suite v7 (run {run['date']} on {run['machine']})," in readme.read_text()
+    assert controller in report.controller_rows(v8)
+    assert readme.read_text() == report.update_readme(readme, v8, controller)
+    run = v8["provenance"]  # the block says when and where the suite ran
+    assert f"Suite v8 (run {run['date']} on {run['machine']})," in readme.read_text()
 
 
 def test_the_readme_wall_times_are_generated_from_the_committed_runs():
@@ -58,7 +58,7 @@ def test_the_readme_wall_times_are_generated_from_the_committed_runs():
     assert "`examples/meta_train.py` 18.3 min (" in said  # its file names no CPU
     assert "--recipe meta-mix-grouped` 17.1-19.0 min AVX-512 (" in said
     assert "--recipe meta-mix-wide` 35.1-49.9 min AVX2 (`benchmarks/meta-train-" in said
-    default = "| `meta-mix-v3-nostop` (default) | `meta-mix-wide` | 1 | 1,024,000 |"
+    default = "| `meta-mix-v2-nostop` (default) | `meta-mix` | 0 | 1,024,000 |"
     assert default in readme.read_text()  # the shipped table, from the package
     rerun = report.rerun_sentence(ROOT / "benchmarks" / "main-example")
     assert "within 2.64 points of these, the opponents' identical" in rerun
@@ -256,12 +256,15 @@ def test_the_shipped_default_reran_suite_v6_bit_for_bit_as_the_rule_saw_it():
 )
 def test_a_docs_figure_draws_its_suites_numbers(figure, tmp_path):
     """docs/figures/NAME.svg is drawn from benchmarks/NAME/suite.json: drawn
-    again, its numbers (the CSV beside it) are the committed ones, and the
-    figure names every task."""
+    again for the controller its CSV names, its numbers (that CSV) are the
+    committed ones, and the figure names every task."""
     from autotrain_jax.experiments import figures
 
     committed = ROOT / "docs" / "figures" / f"{figure}.svg"
-    figures.main([str(ROOT / "benchmarks" / figure), "--out", str(tmp_path / "f.svg")])
+    table = committed.with_suffix(".csv").read_text()
+    controller = table.splitlines()[1].split(",")[0]
+    argv = [str(ROOT / "benchmarks" / figure), "--out", str(tmp_path / "f.svg")]
+    figures.main([*argv, "--controller", controller])
     drawn = (tmp_path / "f.csv").read_text()
     assert drawn == committed.with_suffix(".csv").read_text()
     results = report.from_json(

@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 SHIPPED = pathlib.Path(__file__).parent
-DEFAULT = "meta-mix-v3-nostop"  # the controller to use (see the README's results)
+DEFAULT = "meta-mix-v2-nostop"  # the controller to use (see the README's results)
 AUGMENTATIONS = ("label_noise",)  # training settings that alter the user's data
 _FILES = ("controller.json", "policy.npz")
 

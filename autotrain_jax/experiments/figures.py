@@ -3,9 +3,9 @@
     python -m autotrain_jax.experiments.figures benchmarks/suite-v6-v3 \
         --out docs/figures/suite-v6-v3.svg
 
-writes the figure and, beside it, a CSV of every number it draws (`.csv`):
-a test recomputes the CSV from the suite's JSON, so the figure cannot drift
-from the data it claims to show.
+writes the figure and, beside it, a CSV of every number it draws (`.csv`,
+the controller named on each line): a test recomputes the CSV from the
+suite's JSON, so the figure cannot drift from the data it claims to show.
 """
 
 from __future__ import annotations
@@ -37,14 +37,16 @@ def by_task(
     }
 
 
-def to_csv(rows: dict[str, dict[str, dict]]) -> str:
-    """`by_task`'s numbers, one line per (task, opponent), rounded as drawn."""
+def to_csv(rows: dict[str, dict[str, dict]], controller: str) -> str:
+    """`by_task`'s numbers for `controller` (its name, without "controller "),
+    one line per (task, opponent), rounded as drawn."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["task", "opponent", "mean", "ci95"])
+    writer.writerow(["controller", "task", "opponent", "mean", "ci95"])
     for task, by_opponent in rows.items():
         for opponent, s in by_opponent.items():
-            writer.writerow([task, opponent, f"{s['mean']:.2f}", f"{s['ci95']:.2f}"])
+            mean, ci95 = f"{s['mean']:.2f}", f"{s['ci95']:.2f}"
+            writer.writerow([controller, task, opponent, mean, ci95])
     return out.getvalue()
 
 
@@ -58,7 +60,8 @@ def plot_by_task(results: dict, controller: str, path: pathlib.Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = by_task(results, controller)
-    path.with_suffix(".csv").write_text(to_csv(rows))
+    name = controller.removeprefix("controller ")
+    path.with_suffix(".csv").write_text(to_csv(rows, name))
     tasks = list(rows)[::-1]  # the first task on top, "all tasks" at the bottom
     with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "autotrain_jax"}):
         fig, ax = plt.subplots(figsize=(7, 0.45 * len(tasks) + 1.4))
@@ -70,7 +73,6 @@ def plot_by_task(results: dict, controller: str, path: pathlib.Path) -> None:
         ax.axvline(0, color="black", linewidth=0.8)
         ax.axhline(0.5, color="grey", linewidth=0.5)
         ax.set_yticks(np.arange(len(tasks)), tasks)
-        name = controller.removeprefix("controller ")
         run = results["provenance"]
         ax.set_xlabel("test accuracy points, controller minus opponent (95% CI)")
         ax.set_title(
