@@ -187,6 +187,8 @@ def test_the_rule_applies_each_condition_and_names_an_unknown_controller():
     assert stays.endswith(f"(a) and (c) fail: {seeds[0]} stays.**")
     with pytest.raises(ValueError, match=r"controllers must be among \['mix-grouped"):
         report.rule(v6, "meta-mix-v9", "meta-mix-v2-nostop")
+    with pytest.raises(ValueError, match=r"task must be one of \['mnist-momentum-b128"):
+        report.paired(v6, f"controller {seeds[0]}", "tuned cosine", "mnist-v9")
 
 
 V6_FACTORS = "benchmarks/suite-v6-factors/suite.json"
@@ -303,10 +305,7 @@ def test_the_report_command_writes_the_readme_block_of_the_controller_named(
         (ROOT / "benchmarks" / "suite-v7" / "suite.json").read_text()
     )
     readme = tmp_path / "README.md"
-    blocks = ("suite v7", "wall times")
-    readme.write_text(
-        "".join(f"<!-- {b}: begin -->\nold\n<!-- {b}: end -->\n" for b in blocks)
-    )
+    readme.write_text("a\n<!-- suite v7: begin -->\nold\n<!-- suite v7: end -->\nb\n")
     report.main(
         [str(folder), "--readme", str(readme), "--controller", "meta-mix-v2-nostop"]
     )

@@ -180,7 +180,13 @@ def paired(
 ) -> dict:
     """Over all cells (or `task`'s), in points: `summarize` of the controller
     minus the opponent (a row's short name, or another controller's row),
-    paired, the mean over cells per seed."""
+    paired, the mean over cells per seed.
+
+    Raises:
+      ValueError: naming the run's tasks, if `task` is not one of them.
+    """
+    if task is not None and task not in results["tasks"]:
+        raise ValueError(f"task must be one of {list(results['tasks'])}, got {task!r}")
     cells = [rows for t, _, rows in _cells_at(results, None) if task in (None, t)]
     return summarize(
         100 * np.mean([diff(rows, controller, opponent) for rows in cells], 0)
