@@ -381,21 +381,28 @@ def test_a_continued_run_keeps_its_tasks_and_refuses_another_run(
         protocol.run_suite(other, protocol.load_suite(path), done=saved)
 
 
-def test_added_controllers_pair_with_the_earlier_opponents(toy_results, tmp_path):
-    """The earlier run's own controller, added again under another label,
-    reproduces its rows exactly: same seeds, data and twin env. The opponents
-    are the earlier run's, and a controller trained on other settings is
-    refused before anything runs."""
-    path = tmp_path / "toy.json"
+@pytest.fixture(scope="module")
+def added(toy_results, tmp_path_factory):
+    """(suite, the toy's controller, its rows added again under another label)."""
+    path = tmp_path_factory.mktemp("added") / "toy.json"
     path.write_text(json.dumps(TOY))
     suite = protocol.load_suite(path)
     default = controllers.load(TOY_CONTROLLER)
     rows = protocol.add_controllers({"again": default}, suite, toy_results, default)
+    return suite, default, rows
+
+
+def test_added_controllers_pair_with_the_earlier_opponents(toy_results, added):
+    """The earlier run's own controller, added again under another label,
+    reproduces its rows exactly: same seeds, data and twin env. The opponents
+    are the earlier run's, and a controller trained on other settings is
+    refused before anything runs."""
+    suite, default, rows = added
     assert list(rows["tasks"]["toy"]["cells"][0.001]) == ["controller again"]
-    added = protocol.with_opponents(rows, toy_results)
-    assert added["priors"] == {"again": toy_results["priors"]["default"]}
+    joined = protocol.with_opponents(rows, toy_results)
+    assert joined["priors"] == {"again": toy_results["priors"]["default"]}
     for lr0, rows in toy_results["tasks"]["toy"]["cells"].items():
-        new = added["tasks"]["toy"]["cells"][lr0]
+        new = joined["tasks"]["toy"]["cells"][lr0]
         assert list(new) == ["controller again", *rows]
         for name in ("controller again", "controller default"):
             np.testing.assert_array_equal(
@@ -409,13 +416,9 @@ def test_added_controllers_pair_with_the_earlier_opponents(toy_results, tmp_path
 
 
 def test_added_controllers_continue_from_what_they_saved(
-    toy_results, tmp_path, monkeypatch
+    toy_results, added, monkeypatch
 ):
-    path = tmp_path / "toy.json"
-    path.write_text(json.dumps(TOY))
-    suite = protocol.load_suite(path)
-    default = controllers.load(TOY_CONTROLLER)
-    rows = protocol.add_controllers({"again": default}, suite, toy_results, default)
+    suite, default, rows = added
     saved = report.from_json(report.to_json(protocol.with_opponents(rows, toy_results)))
 
     def rerun(*args, **kwargs):
