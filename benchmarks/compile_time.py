@@ -1,5 +1,5 @@
 """Where the env step's compile time goes: the vmapped step, its pieces alone,
-and the step with one piece replaced by a stub.
+and the step with one piece replaced by a stub, or its keys by a cheaper PRNG.
 
     python benchmarks/compile_time.py            # ~2 min on 2 CPU cores
     python benchmarks/compile_time.py --out benchmarks/compile-time.json  # + .md
@@ -9,6 +9,8 @@ between them; JAX's persistent cache is off for this script) of
 `jit(...).lower(...).compile()` for N=8 envs. The stubs show what a piece costs
 inside the whole program, where XLA may share or fuse work; the pieces alone
 include a fixed cost of every compile (about 0.3 s for a trivial program).
+The last row keys the same step with a counter-hash PRNG (`HASH_PRNG`, below)
+instead of threefry: what the step's PRNG calls cost in its compile.
 """
 
 from __future__ import annotations
@@ -23,11 +25,38 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax._src import core
+from jax.extend import random as jex_random
 
 import autotrain_jax as at
 from autotrain_jax.experiments.provenance import machine
+from autotrain_jax.fast_random import mix
 from autotrain_jax.trainee import Evaluation
+
+
+def _hash_bits(key, bit_width, shape):
+    counter = jax.lax.iota(jnp.uint32, int(np.prod(shape))).reshape(shape)
+    low = mix(mix(counter ^ key[0]) + key[1])
+    if bit_width == 64:
+        high = mix(low ^ key[0])
+        return (high.astype(jnp.uint64) << 32) | low.astype(jnp.uint64)
+    return low.astype(jnp.dtype(f"uint{bit_width}"))
+
+
+# A PRNG of two lowbias32 rounds per number (`fast_random.mix`) for each of
+# seed, split, fold_in and bits: a measuring stub for what threefry's rounds
+# cost the compile, not a generator the env uses.
+HASH_PRNG = jex_random.define_prng_impl(
+    key_shape=(2,),
+    seed=lambda seed: mix(
+        jnp.asarray(seed).astype(jnp.uint32) ^ jnp.array([0, 0x9E3779B9], jnp.uint32)
+    ),
+    split=lambda key, shape: _hash_bits(key[::-1], 32, (*shape, 2)),
+    random_bits=_hash_bits,
+    fold_in=lambda key, data: mix(key ^ mix(jnp.asarray(data).astype(jnp.uint32))),
+    name="counter_hash",
+)
 
 
 def compile_seconds(fn, *args, repeats: int) -> float:
@@ -65,9 +94,9 @@ def main(argv=None) -> None:
 
     jax.config.update("jax_enable_compilation_cache", False)
 
-    def build():
+    def build(impl=None):
         env, params = at.make_env(args.preset)
-        keys = jax.random.split(jax.random.key(0), 8)
+        keys = jax.random.split(jax.random.key(0, impl=impl), 8)
         _, state = jax.jit(jax.vmap(env.reset, in_axes=(0, None)))(keys, params)
         actions = jax.vmap(env.action_space().sample)(keys)
         return env, params, keys, state, actions
@@ -126,6 +155,9 @@ def main(argv=None) -> None:
         stub(env)
         step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
         measure(f"step, {name}", step, keys, state, actions, params)
+    env, params, keys, state, actions = build(HASH_PRNG)
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    measure("step, keys of a counter-hash PRNG", step, keys, state, actions, params)
     env, params, keys, state, actions = build()
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     report = {
