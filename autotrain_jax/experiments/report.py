@@ -249,7 +249,7 @@ def goal_rows(results: dict, controller: str) -> list[tuple[str, str, bool]]:
         (
             "5. (stretch) +1 pt over the tuned cosine on 2 tasks, CI excluding 0",
             f"{len(stretch)} task(s): {', '.join(stretch) or 'none'} "
-            "(one PPO seed: no recipe-level CI)",
+            "(one trained controller: no CI over PPO seeds)",
             len(stretch) >= 2,
         ),
     ]
