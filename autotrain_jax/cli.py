@@ -2,7 +2,7 @@
 
     autotrain-jax envs                            # the presets and their settings
     autotrain-jax train tiny --num-updates 50 --ppo lr=1e-3 --env initial_lr=0.1
-    autotrain-jax evaluate meta-mix-v2-nostop --lrs 1e-4,1e-2,1 --seeds 8
+    autotrain-jax evaluate meta-mix-v4-nostop --lrs 1e-4,1e-2,1 --seeds 8
     autotrain-jax compare --suite v2 --data-dir DATA   # controllers vs practitioners
     autotrain-jax bench --preset tiny --quick     # env steps/s against the ceilings
 

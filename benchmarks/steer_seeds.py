@@ -2,7 +2,7 @@
 embedded MNIST by momentum SGD, at a constant LR and steered by each
 controller, from the same weights and minibatches per seed.
 
-    python benchmarks/steer_seeds.py --controller meta-mix-v3-nostop \
+    python benchmarks/steer_seeds.py --controller meta-mix-v4-nostop \
         --controller meta-mix-v2-nostop --out benchmarks/steer-seeds
 
 Writes results.json (every test accuracy, with the date, machine and command)

@@ -30,9 +30,10 @@ resumes from the newest. Writes what `examples/ppo_mnist.py` writes; every flag 
 
 The shipped `meta-tiny-v1` is `meta-tiny`'s run (`meta-tiny-v0` predates the
 label noise: `--env label_noise=None` reproduces it), `meta-mix-v2` is
-`meta-mix`'s run with seed 0 (the default, `meta-mix-v2-nostop`, is it with
-its stop action taken out), and `meta-mix-v3` is `meta-mix-wide`'s run with
-seed 1.
+`meta-mix`'s run with seed 0 (`meta-mix-v2-nostop` is it with its stop
+action taken out), `meta-mix-v3` is `meta-mix-wide`'s run with seed 1, and
+the default, `meta-mix-v4-nostop`, pools `meta-mix-wide`'s seeds 0, 1 and 2
+(`controllers.ensemble`) with their stop action taken out.
 """
 
 import argparse

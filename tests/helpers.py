@@ -66,11 +66,16 @@ def untrained_controller(**settings):
     ppo = dataclasses.replace(base.ppo_config, normalize_obs=False)
     network = networks.ActorCritic(actions.num_actions(config), False, ppo.hidden)
     obs = jnp.zeros((config.history, config.record_size))
+    stats = base.obs_stats
+    if base.members > 1:
+        stats = jax.tree.map(lambda leaf: leaf[0], stats)
     return dataclasses.replace(
         base,
         settings={**base.settings, **settings},
         env_config=config,
         ppo_config=ppo,
         agent_params=network.init(jax.random.key(0), obs),
+        obs_stats=stats,  # unused (normalize_obs=False), one member's shape
+        members=1,  # one fresh network, whatever the default pools
         disabled=(),
     )

@@ -75,7 +75,7 @@ def test_unknown_names_are_refused_with_the_known_ones(tmp_path):
     with pytest.raises(ValueError, match="must be one of .* or a folder with"):
         controllers.load(tmp_path / "nothing-here")
     for name in controllers.available():  # what the package ships loads
-        assert controllers.load(name).provenance["env_steps"] > 0
+        assert all(run["env_steps"] > 0 for run in controllers.load(name).runs)
 
 
 def test_a_checkpoint_gives_the_controller_of_that_update(tiny_ppo_run):
@@ -205,7 +205,7 @@ def test_meta_train_trains_each_shipped_recipe_by_name(monkeypatch):
     grouped = ROOT / "benchmarks" / "meta-train-mix-grouped" / "seed-0-nostop"
     for recipe, name in (
         ("meta-mix-wide", "meta-mix-v3-nostop"),
-        ("meta-mix", controllers.DEFAULT),
+        ("meta-mix", "meta-mix-v2-nostop"),
         ("meta-tiny", "meta-tiny-v1"),
         ("meta-mix-grouped", grouped),  # committed, not shipped
     ):
@@ -214,6 +214,9 @@ def test_meta_train_trains_each_shipped_recipe_by_name(monkeypatch):
         steps = recipes.RECIPES[recipe]["num_updates"] * trained.ppo_config.num_envs
         assert steps * trained.ppo_config.num_steps == trained.provenance["env_steps"]
     assert recipes.recipe_of(controllers.load("meta-tiny-v0")) is None  # no noise
+    pooled = controllers.load(controllers.DEFAULT)  # meta-mix-wide's 3 seeds
+    assert recipes.recipe_of(pooled) == "meta-mix-wide"
+    assert [run["seed"] for run in pooled.runs] == [0, 1, 2]
 
 
 def test_a_recipe_that_steers_an_lr_free_optimizer_is_evaluated_in_its_multiples():

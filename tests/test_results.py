@@ -39,16 +39,27 @@ def test_a_partial_suite_run_says_so_on_its_page():
 
 
 def test_the_readme_shows_the_generated_suite_block_of_the_default():
+    """The README's suite block is the default's row of suite v9, which ran it
+    from the committed folder that the package ships under its name."""
+    import jax
+    import numpy as np
+
     from autotrain_jax import controllers
 
     readme = ROOT / "README.md"
-    saved = ROOT / "benchmarks" / "suite-v8" / "suite.json"
-    v8 = report.from_json(saved.read_text())
-    controller = f"controller {controllers.DEFAULT}"
-    assert controller in report.controller_rows(v8)
-    assert readme.read_text() == report.update_readme(readme, v8, controller)
-    run = v8["provenance"]  # the block says when and where the suite ran
-    assert f"Suite v8 (run {run['date']} on {run['machine']})," in readme.read_text()
+    saved = ROOT / "benchmarks" / "suite-v9" / "suite.json"
+    v9 = report.from_json(saved.read_text())
+    folder = ROOT / "benchmarks" / "meta-train-factors" / "ensemble-nostop"
+    shipped, ran = controllers.load(controllers.DEFAULT), controllers.load(folder)
+    assert shipped.settings == ran.settings and shipped.members == ran.members
+    weights = [jax.tree.leaves((c.agent_params, c.obs_stats)) for c in (shipped, ran)]
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_array_equal(a, b)
+    controller = f"controller {folder.name}"
+    assert controller in report.controller_rows(v9)
+    assert readme.read_text() == report.update_readme(readme, v9, controller)
+    run = v9["provenance"]  # the block says when and where the suite ran
+    assert f"Suite v9 (run {run['date']} on {run['machine']})," in readme.read_text()
 
 
 def test_the_readme_wall_times_are_generated_from_the_committed_runs():
@@ -58,7 +69,7 @@ def test_the_readme_wall_times_are_generated_from_the_committed_runs():
     assert "`examples/meta_train.py` 18.3 min (" in said  # its file names no CPU
     assert "--recipe meta-mix-grouped` 17.1-19.0 min AVX-512 (" in said
     assert "--recipe meta-mix-wide` 35.1-49.9 min AVX2 (`benchmarks/meta-train-" in said
-    default = "| `meta-mix-v2-nostop` (default) | `meta-mix` | 0 | 1,024,000 |"
+    default = "| `meta-mix-v4-nostop` (default) | `meta-mix-wide` | 0, 1, 2 | 3 × 1,024"
     assert default in readme.read_text()  # the shipped table, from the package
     rerun = report.rerun_sentence(ROOT / "benchmarks" / "main-example")
     assert "within 2.64 points of these, the opponents' identical" in rerun

@@ -105,7 +105,7 @@ def _forced(action: int) -> controllers.Controller:
     shipped = controllers.load(controllers.DEFAULT)
     params = jax.tree.map(jnp.asarray, shipped.agent_params)
     bias = params["params"]["Dense_4"]["bias"]
-    params["params"]["Dense_4"]["bias"] = bias.at[action].add(1e3)
+    params["params"]["Dense_4"]["bias"] = bias.at[..., action].add(1e3)  # every member
     return dataclasses.replace(shipped, agent_params=params, disabled=())  # may stop
 
 

@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 SHIPPED = pathlib.Path(__file__).parent
-DEFAULT = "meta-mix-v2-nostop"  # the controller to use (see the README's results)
+DEFAULT = "meta-mix-v4-nostop"  # the controller to use (see the README's results)
 AUGMENTATIONS = ("label_noise",)  # training settings that alter the user's data
 _FILES = ("controller.json", "policy.npz")
 
@@ -82,6 +82,12 @@ class Controller:
     # 1: one agent; K > 1: an ensemble (`ensemble`), agent_params and obs_stats
     # stacked over K agents on a leading axis
     members: int = 1
+
+    @property
+    def runs(self) -> list[Mapping[str, Any]]:
+        """The provenance of each PPO run it was trained by: its own, or its
+        members' if it is an ensemble (`ensemble`), in order."""
+        return list(self.provenance.get("ensemble_of", [self.provenance]))
 
     @property
     def steers(self) -> str | None:

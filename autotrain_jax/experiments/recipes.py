@@ -28,7 +28,7 @@ META_TINY = {
 # a tenth of the experience (64 x 32 x 50 = 102,400 env steps).
 MAIN = META_TINY | {"num_envs": 64, "num_updates": 50, "checkpoint_every": 0}
 
-# The default controller's recipe (`meta-mix-v2-nostop`, PPO seed 0): meta_tiny's
+# `meta-mix-v2-nostop`'s recipe (PPO seed 0; the default until suite v9): meta_tiny's
 # with the inner optimizer drawn per episode from four, budgets of 10-150 env
 # steps, and each block's relative weight change in the observation.
 META_MIX = META_TINY | {
@@ -47,8 +47,9 @@ META_MIX = META_TINY | {
 # per episode.
 META_MIX_GROUPED = META_MIX | {"ppo": {"group_envs": True}}
 
-# `meta-mix-v3-nostop`'s recipe (PPO seed 1; the default from suite v6 to
-# suite v8): meta_mix_grouped's, with LR moves that reach x10 and x0.1 a
+# The default's recipe (`meta-mix-v4-nostop` pools its PPO seeds 0, 1 and 2;
+# `meta-mix-v3-nostop` is seed 1, the default from suite v6 to suite v8):
+# meta_mix_grouped's, with LR moves that reach x10 and x0.1 a
 # block (the `reduced` set's LR factors below, instead of
 # `EnvParams.reduced_lr_factors`' defaults): one move crosses a decade of
 # LR, as a bad initial LR is often a decade or more off.

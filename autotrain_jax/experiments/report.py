@@ -519,7 +519,8 @@ def rerun_sentence(folder: pathlib.Path) -> str:
 def shipped_table() -> str:
     """The controllers shipped in the package (`controllers.available()`), one
     row each from its own files: its recipe (`recipes.recipe_of`), PPO seed,
-    env steps, whether it can stop, and when and on what CPU it trained."""
+    env steps, whether it can stop, and when and on what CPU it trained. An
+    ensemble (`controllers.ensemble`) lists its members' seeds and steps."""
     from autotrain_jax import controllers
     from autotrain_jax.experiments.recipes import recipe_of
 
@@ -529,13 +530,16 @@ def shipped_table() -> str:
     ]
     for name in controllers.available():
         c = controllers.load(name)
-        made = c.provenance
+        runs = c.runs
+        made = runs[0]
+        seeds = ", ".join(str(run.get("seed", "?")) for run in runs)
+        steps = f"{made.get('env_steps', 0):,}"
         label = f"`{name}` (default)" if name == controllers.DEFAULT else f"`{name}`"
         recipe = recipe_of(c)
         width = provenance.vector_width(made.get("machine", ""))
         lines.append(
-            f"| {label} | {f'`{recipe}`' if recipe else '—'} "
-            f"| {made.get('seed', '?')} | {made.get('env_steps', 0):,} "
+            f"| {label} | {f'`{recipe}`' if recipe else '—'} | {seeds} "
+            f"| {f'{len(runs)} × {steps}' if len(runs) > 1 else steps} "
             f"| {'no' if 'stop' in c.disabled else 'yes'} "
             f"| {made.get('date', '?')}{', ' + width if width else ''} |"
         )
