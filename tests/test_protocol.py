@@ -119,7 +119,7 @@ def test_no_task_is_in_two_shipped_suites():
             settings = json.dumps(suite.overrides(task), sort_keys=True)
             assert settings not in seen, (name, task, seen.get(settings))
             seen[settings] = (name, task)
-    assert len(seen) == 68
+    assert len(seen) == 76
 
 
 @pytest.fixture(scope="module")
